@@ -1,0 +1,42 @@
+"""One error type for everything a user gave us that we cannot accept.
+
+The CLI turns :class:`InputError` into exit code 2 and a single line naming the
+file, line and field; library callers can catch it and read the parts.
+"""
+
+from __future__ import annotations
+
+
+class InputError(ValueError):
+    """Bad user input, located as precisely as we can: file, line (1-based), field."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.message = message
+        self.path = None if path is None else str(path)
+        self.line = line
+        self.field = field
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = self.path or "<input>"
+        if self.line is not None:
+            where += f":{self.line}"
+        if self.field is not None:
+            where += f": field '{self.field}'"
+        return f"{where}: {self.message}"
+
+    def located(self, *, path: str | None = None, line: int | None = None) -> InputError:
+        """The same error with a path/line filled in where it was missing."""
+        return InputError(
+            self.message,
+            path=self.path or path,
+            line=self.line if self.line is not None else line,
+            field=self.field,
+        )

@@ -1,0 +1,1 @@
+"""Ranking models: Bradley–Terry and friends, fitted on aggregated cells."""

@@ -1,0 +1,161 @@
+"""The canonical comparisons table and its validation.
+
+Every producer (readers, the judge runner, the arena) writes this table and every
+consumer (rank, audit, report) reads it.  Columns:
+
+================  =====================================================================
+``model_a``       first competitor, in the order *shown* (position matters for audits)
+``model_b``       second competitor
+``winner``        exactly one of ``model_a``, ``model_b``, ``tie``, ``tie (bothbad)``
+``strength``      graded verdicts: 2 for ``A>>B``/``B>>A``, 1 for ``A>B``/``B>A`` (ties 0)
+``prob_a``        soft verdict P(a beats b) in [0, 1] (e.g. from judge logprobs)
+``prompt_id``     identifier of the prompt/instruction (cluster for the bootstrap)
+``prompt``        prompt text; ``response_a`` / ``response_b`` the two responses
+``category``      task category; ``judge`` who decided; ``voter`` annotator id
+``weight``        non-negative observation weight (default 1)
+``tstamp``        unix time of the verdict
+``pair_id``       links the two presentation orders of one pair; ``order`` is 1 or 2
+================  =====================================================================
+
+Style-control features may be supplied as extra numeric columns (see
+:mod:`referee.rank.style`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from referee.errors import InputError
+
+MODEL_A, MODEL_B, TIE, TIE_BOTHBAD = "model_a", "model_b", "tie", "tie (bothbad)"
+WINNERS: tuple[str, ...] = (MODEL_A, MODEL_B, TIE, TIE_BOTHBAD)
+
+#: Integer outcome codes used inside the rank engine (index into WINNERS).
+A_WINS, B_WINS, TIES, BOTHBAD = 0, 1, 2, 3
+
+REQUIRED: tuple[str, ...] = ("model_a", "model_b", "winner")
+
+#: column -> kind ("str", "float", "int") for the optional canonical columns.
+OPTIONAL: dict[str, str] = {
+    "strength": "float",
+    "prob_a": "float",
+    "prompt_id": "str",
+    "prompt": "str",
+    "response_a": "str",
+    "response_b": "str",
+    "category": "str",
+    "judge": "str",
+    "voter": "str",
+    "weight": "float",
+    "tstamp": "float",
+    "pair_id": "str",
+    "order": "int",
+    "turn": "int",
+    "language": "str",
+}
+
+CANONICAL: tuple[str, ...] = REQUIRED + tuple(OPTIONAL)
+
+
+def _first_bad(mask: np.ndarray, df: pd.DataFrame) -> int | None:
+    """1-based source line of the first offending row (uses a ``_line`` column when present)."""
+    idx = np.flatnonzero(mask)
+    if idx.size == 0:
+        return None
+    if "_line" in df.columns:
+        return int(df["_line"].iloc[idx[0]])
+    return int(idx[0]) + 1
+
+
+def validate(df: pd.DataFrame, source: str | None = None) -> pd.DataFrame:
+    """Check a comparisons table and return it with canonical dtypes.
+
+    Raises :class:`InputError` naming the file, line and field of the first problem:
+    a missing required column, an empty table, a missing model name, an unknown
+    winner label (never silently a tie), a ``prob_a`` outside [0, 1], a negative
+    weight, a ``strength`` that is not 0/1/2.  Rows are never dropped here.
+    """
+    if len(df) == 0:
+        raise InputError("no comparisons found (empty input)", path=source)
+    for col in REQUIRED:
+        if col not in df.columns:
+            if col == "winner" and "prob_a" in df.columns:
+                continue
+            raise InputError(
+                f"missing required column; columns present: {', '.join(map(str, df.columns[:20]))}",
+                path=source,
+                field=col,
+            )
+    out = df.copy()
+    for col in ("model_a", "model_b"):
+        s = out[col]
+        bad = s.isna().to_numpy() | (s.astype(str).str.strip() == "").to_numpy()
+        if bad.any():
+            raise InputError("missing model name", path=source, line=_first_bad(bad, out), field=col)
+        out[col] = s.astype(str)
+    if "winner" not in out.columns:
+        out["winner"] = winner_from_prob(out["prob_a"].to_numpy(dtype=float))
+    w = out["winner"]
+    known = w.isin(WINNERS).to_numpy()
+    if not known.all():
+        line = _first_bad(~known, out)
+        label = w[~known].iloc[0]
+        raise InputError(
+            f"unknown winner label {label!r}; expected one of {', '.join(map(repr, WINNERS))}",
+            path=source,
+            line=line,
+            field="winner",
+        )
+    out["winner"] = w.astype(str)
+    for col, kind in OPTIONAL.items():
+        if col not in out.columns:
+            continue
+        if kind in ("float", "int"):
+            num = pd.to_numeric(out[col], errors="coerce")
+            bad = num.isna().to_numpy() & out[col].notna().to_numpy()
+            if bad.any():
+                raise InputError(
+                    f"not a number: {out[col][bad].iloc[0]!r}", path=source, line=_first_bad(bad, out), field=col
+                )
+            out[col] = num.astype(float) if kind == "float" else num
+        else:
+            out[col] = out[col].where(out[col].isna(), out[col].astype(str))
+    if "prob_a" in out.columns:
+        p = out["prob_a"].to_numpy(dtype=float)
+        bad = (p < 0) | (p > 1)
+        if bad.any():
+            raise InputError("prob_a must lie in [0, 1]", path=source, line=_first_bad(bad, out), field="prob_a")
+    if "weight" in out.columns:
+        wt = out["weight"].to_numpy(dtype=float)
+        bad = ~np.isfinite(wt) | (wt < 0)
+        if bad.any():
+            raise InputError("weight must be a finite number >= 0", path=source, line=_first_bad(bad, out), field="weight")
+    if "strength" in out.columns:
+        st = out["strength"].to_numpy(dtype=float)
+        bad = ~np.isnan(st) & ~np.isin(st, (0.0, 1.0, 2.0))
+        if bad.any():
+            raise InputError("strength must be 0, 1 or 2", path=source, line=_first_bad(bad, out), field="strength")
+    return out
+
+
+def winner_from_prob(prob_a: np.ndarray, eps: float = 1e-12) -> np.ndarray:
+    """Hard label from a soft verdict: a if P(a) > 0.5, b if < 0.5, tie at exactly 0.5."""
+    p = np.asarray(prob_a, dtype=float)
+    return np.where(p > 0.5 + eps, MODEL_A, np.where(p < 0.5 - eps, MODEL_B, TIE))
+
+
+def outcome_codes(winner: pd.Series | np.ndarray) -> np.ndarray:
+    """Map winner labels to the integer codes A_WINS, B_WINS, TIES, BOTHBAD."""
+    cat = pd.Categorical(np.asarray(winner), categories=list(WINNERS))
+    codes = np.asarray(cat.codes, dtype=np.int8)
+    if (codes < 0).any():
+        raise InputError("unknown winner label", field="winner")
+    return codes
+
+
+def empty_table(columns: Iterable[str] = CANONICAL) -> pd.DataFrame:
+    """An empty comparisons table with the given columns."""
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
