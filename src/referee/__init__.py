@@ -1,26 +1,26 @@
 """referee: trustworthy measurements from preference signals.
 
-Heavy modules are imported lazily so ``import referee`` and the CLI start fast.
+``referee.read(paths)`` loads comparisons into the canonical table and
+``referee.rank(data, ...)`` returns a :class:`~referee.rank.leaderboard.Leaderboard`.
+Heavy modules load lazily so ``import referee`` and the CLI start fast.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "read", "rank"]
+__all__ = ["__version__", "rank", "read"]
+
+_LAZY = {"rank": "referee.rank", "read": "referee.io:read"}
 
 
-def read(*args: Any, **kwargs: Any):
-    """Read comparisons from files into the canonical table (see :func:`referee.io.read`)."""
-    from referee.io import read as _read
-
-    return _read(*args, **kwargs)
-
-
-def rank(*args: Any, **kwargs: Any):
-    """Rank models from comparisons (see :func:`referee.rank.api.rank`)."""
-    from referee.rank.api import rank as _rank
-
-    return _rank(*args, **kwargs)
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'referee' has no attribute {name!r}")
+    mod, _, attr = target.partition(":")
+    value = importlib.import_module(mod)
+    return getattr(value, attr) if attr else value

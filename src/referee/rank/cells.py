@@ -82,6 +82,23 @@ def model_index(df: pd.DataFrame, models: list[str] | None = None) -> tuple[tupl
 
 def aggregate(df: pd.DataFrame, models: list[str] | None = None, soft: bool = True) -> Cells:
     """Collapse a validated comparisons table into cells (vectorised; no Python loop over rows)."""
+    return aggregate_rows(df, models, soft)[0]
+
+
+def cluster_counts(df: pd.DataFrame, column: str, models: list[str] | None = None, soft: bool = True):
+    """Cells plus a sparse (clusters × cells) matrix of row counts, for the clustered bootstrap."""
+    from scipy.sparse import csr_matrix
+
+    cells, inv, src, cnt = aggregate_rows(df, models, soft)
+    codes, uniques = pd.factorize(df[column].astype(str).to_numpy()[src])
+    mat = csr_matrix((cnt, (codes, inv)), shape=(len(uniques), cells.a.size))
+    return cells, mat
+
+
+def aggregate_rows(
+    df: pd.DataFrame, models: list[str] | None = None, soft: bool = True
+) -> tuple[Cells, np.ndarray, np.ndarray, np.ndarray]:
+    """Cells, and for each (expanded) row: its cell, its source row and its count share."""
     names, ia, ib = model_index(df, models)
     m = len(names)
     y = outcome_codes(df["winner"]).astype(np.int64)
@@ -94,6 +111,7 @@ def aggregate(df: pd.DataFrame, models: list[str] | None = None, soft: bool = Tr
     w = df["weight"].to_numpy(dtype=float) if "weight" in df.columns else np.ones(len(df))
     w = np.where(np.isnan(w), 1.0, w)
     cnt = np.ones(len(df))
+    src = np.arange(len(df))
     if soft and "prob_a" in df.columns:
         p = df["prob_a"].to_numpy(dtype=float)
         has = ~np.isnan(p)
@@ -106,17 +124,20 @@ def aggregate(df: pd.DataFrame, models: list[str] | None = None, soft: bool = Tr
             s = np.concatenate([np.where(has, 1, s), np.ones(idx.size, dtype=np.int64)])
             w = np.concatenate([np.where(has, w * p, w), w[idx] * (1 - p[idx])])
             cnt = np.concatenate([np.where(has, p, 1.0), 1 - p[idx]])
+            src = np.concatenate([src, idx])
     key = ((ia * m + ib) * 4 + y) * 3 + s
     uniq, inv = np.unique(key, return_inverse=True)
     wsum = np.bincount(inv, weights=w, minlength=uniq.size)
     nsum = np.bincount(inv, weights=cnt, minlength=uniq.size)
     keep = nsum > 0
+    remap = np.cumsum(keep) - 1
+    inv = remap[inv]
     uniq, wsum, nsum = uniq[keep], wsum[keep], nsum[keep]
     s_u = uniq % 3
     rest = uniq // 3
     y_u = rest % 4
     rest //= 4
-    return Cells(
+    cells = Cells(
         models=names,
         a=(rest // m).astype(np.int64),
         b=(rest % m).astype(np.int64),
@@ -125,3 +146,4 @@ def aggregate(df: pd.DataFrame, models: list[str] | None = None, soft: bool = Tr
         w=wsum,
         n=nsum,
     )
+    return cells, inv, src, cnt

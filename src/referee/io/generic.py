@@ -1,0 +1,186 @@
+"""Generic comparisons tables: JSON Lines, JSON array, CSV/TSV or Parquet with canonical columns.
+
+``model_a``, ``model_b`` and ``winner`` are required (``winner`` may be left out when
+``prob_a`` is given); the other canonical columns are optional and every extra column
+is kept as it is (numeric extras serve as style covariates).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from contextlib import contextmanager
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+
+from referee.errors import InputError
+from referee.io import _arrow as fa
+from referee.io._fields import Fields, describe
+from referee.io._source import Parsed, Source
+from referee.schema import OPTIONAL, REQUIRED
+
+TEXT_COLUMNS = frozenset(REQUIRED) | {c for c, k in OPTIONAL.items() if k == "str"}
+NUMBER_COLUMNS = frozenset(c for c, k in OPTIONAL.items() if k != "str")
+
+
+def read(src: Source, fast: bool = True, **_: Any) -> Parsed:
+    """Read a generic table; pyarrow first, an exact line-by-line pass when that fails."""
+    if src.kind == "parquet":
+        return _read_parquet(src)
+    if fast:
+        try:
+            tbl = fa.read_jsonl(src) if src.kind == "jsonl" else _read_csv_arrow(src) if src.kind == "csv" else None
+            if tbl is not None:
+                return Parsed(_from_table(tbl, _fallback), exact=False)
+        except fa.Fallback:
+            pass
+    if src.kind == "csv":
+        return Parsed(_read_csv_python(src))
+    return Parsed(_from_records(src))
+
+
+# -- arrow tables (fast path and Parquet) ------------------------------------------------
+def _fallback(column: str, t: pa.DataType) -> None:
+    raise fa.Fallback(f"{column}: {t}")
+
+
+def _from_table(tbl: pa.Table, bad_type: Any) -> pd.DataFrame:
+    """Canonical frame from an arrow table; ``bad_type(column, type)`` handles wrong column types."""
+    cols: dict[str, Any] = {}
+    for name in tbl.column_names:
+        col = tbl[name]
+        if name == "_line":
+            continue
+        try:
+            if name in TEXT_COLUMNS:
+                col = fa.text(col, ids=name not in REQUIRED)
+            elif name in NUMBER_COLUMNS:
+                col = fa.number(col, integer=name in ("order", "turn"))
+            elif fa.is_text(col.type):
+                fa.valid_utf8(col)
+        except fa.Fallback:
+            bad_type(name, col.type)
+        cols[name] = pd.Series([None] * tbl.num_rows, dtype=object) if col is None else fa.to_series(col)
+    return pd.DataFrame(cols)
+
+
+def _read_parquet(src: Source) -> Parsed:
+    try:
+        tbl = pq.read_table(src.path if src.compression is None else pa.BufferReader(src.data))
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise InputError(f"not a readable Parquet file: {exc}", path=src.name) from None
+
+    def bad_type(column: str, t: pa.DataType) -> None:
+        want = "strings" if column in TEXT_COLUMNS else "numbers"
+        raise InputError(f"wrong column type {t}; expected {want}", path=src.name, field=column)
+
+    return Parsed(_from_table(tbl, bad_type))
+
+
+# -- CSV ---------------------------------------------------------------------------------------
+def _delimiter(src: Source) -> str:
+    return "\t" if src.suffix == ".tsv" else ","
+
+
+def _read_csv_arrow(src: Source) -> pa.Table:
+    convert = pcsv.ConvertOptions(
+        column_types={c: pa.string() for c in TEXT_COLUMNS},
+        null_values=[""],
+        strings_can_be_null=True,
+    )
+    try:
+        return pcsv.read_csv(
+            src.arrow_input(),
+            parse_options=pcsv.ParseOptions(delimiter=_delimiter(src), newlines_in_values=True),
+            convert_options=convert,
+        )
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise fa.Fallback(str(exc)) from None
+
+
+@contextmanager
+def _big_fields():
+    old = csv.field_size_limit()
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(old)
+
+
+def _read_csv_python(src: Source) -> pd.DataFrame:
+    """Exact CSV pass: every record knows the line it starts on."""
+    reader = csv.reader(io.StringIO(src.text, newline=""), delimiter=_delimiter(src))
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    start = 1
+    with _big_fields():
+        while True:
+            try:
+                record = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                raise InputError(f"malformed CSV: {exc}", path=src.name, line=reader.line_num) from None
+            if record and any(cell.strip() for cell in record):
+                if header is None:
+                    header = _header(record, src, start)
+                elif len(record) != len(header):
+                    raise InputError(
+                        f"malformed CSV: expected {len(header)} fields, found {len(record)}", path=src.name, line=start
+                    )
+                else:
+                    rows.append([cell if cell != "" else None for cell in record])
+                    lines.append(start)
+            start = reader.line_num + 1
+    if header is None or not rows:
+        raise InputError("empty file: no comparisons found (a header and at least one row are needed)", path=src.name)
+    frame = pd.DataFrame(rows, columns=header, dtype=object)
+    for name in frame.columns:
+        if name not in TEXT_COLUMNS and name not in NUMBER_COLUMNS:
+            try:
+                frame[name] = pd.to_numeric(frame[name])
+            except (ValueError, TypeError):
+                pass
+    frame["_line"] = lines
+    return frame
+
+
+def _header(record: list[str], src: Source, line: int) -> list[str]:
+    names = [c.strip() for c in record]
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise InputError("duplicate column name in the CSV header", path=src.name, line=line, field=name)
+        seen.add(name)
+    return names
+
+
+# -- JSON records ----------------------------------------------------------------------------
+def _from_records(src: Source) -> pd.DataFrame:
+    """Exact pass over JSON records: type-check the canonical fields, keep the rest."""
+    rows = []
+    for line, rec in src.records():
+        f = Fields(rec, src.name, line)
+        row = dict(rec)
+        row.pop("_line", None)
+        for key, value in rec.items():
+            if value is None:
+                continue
+            if key in REQUIRED:
+                f.text(key)
+            elif key in TEXT_COLUMNS:
+                row[key] = f.ident(key) if not isinstance(value, str) else value
+            elif key in NUMBER_COLUMNS and (isinstance(value, bool) or not isinstance(value, (int, float, str))):
+                f.error(f"wrong type: expected a number, got {describe(value)}", key)
+            elif key in NUMBER_COLUMNS and isinstance(value, int) and abs(value) > 2**53:
+                f.error(f"number out of range: {describe(value)}", key)
+        row["_line"] = line
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,69 @@
+"""Markdown rendering of a leaderboard."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from referee.rank.leaderboard import Leaderboard
+
+
+def _fmt(x: object, digits: int = 1) -> str:
+    if x is None or (isinstance(x, float) and pd.isna(x)):
+        return "–"
+    if isinstance(x, float):
+        return f"{x:.{digits}f}"
+    return str(x)
+
+
+def leaderboard_markdown(board: Leaderboard) -> str:
+    """A GitHub-flavoured Markdown table plus a short description of the method."""
+    t = board.table
+    has_base = t["win_rate_vs_baseline"].notna().any()
+    has_lc = t["lc_win_rate"].notna().any()
+    head = ["rank", "rank interval", "model", "rating", "95% CI", "battles"]
+    if has_base:
+        head += ["win rate vs baseline", "± se"]
+    if has_lc:
+        head += ["LC win rate"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in t.itertuples(index=False):
+        row = [
+            str(r.rank),
+            f"{r.rank_low}–{r.rank_high}",
+            r.model,
+            _fmt(r.rating),
+            f"{_fmt(r.ci_low)} – {_fmt(r.ci_high)}",
+            _fmt(r.battles, 0),
+        ]
+        if has_base:
+            row += [_fmt(r.win_rate_vs_baseline, 2), _fmt(r.win_rate_se, 2)]
+        if has_lc:
+            row += [_fmt(r.lc_win_rate, 2)]
+        lines.append("| " + " | ".join(row) + " |")
+    m = board.meta
+    lines += ["", f"Method: {describe(m)}", ""]
+    return "\n".join(lines)
+
+
+def describe(meta: dict) -> str:
+    """One sentence saying how the leaderboard was computed."""
+    parts = [f"{meta.get('method')} fit on {meta.get('n_comparisons')} comparisons"]
+    parts.append(f"ties: {meta.get('ties')}")
+    ci = meta.get("ci")
+    if ci == "bootstrap":
+        cl = f", clustered by {meta['cluster']}" if meta.get("cluster") else ""
+        parts.append(f"{int(100 * meta.get('level', 0.95))}% bootstrap CIs ({meta.get('rounds')} rounds, seed {meta.get('seed')}{cl})")
+    elif ci:
+        parts.append(f"{int(100 * meta.get('level', 0.95))}% {ci} CIs")
+    if meta.get("style_coefficients"):
+        parts.append("style control: " + ", ".join(f"{k} {v:+.3f}" for k, v in meta["style_coefficients"].items()))
+    if meta.get("tie_parameter") is not None:
+        parts.append(f"tie parameter {meta['tie_parameter']:.3f}")
+    if meta.get("first_position") is not None:
+        parts.append(f"first-position advantage {meta['first_position']:+.3f} (logit)")
+    if meta.get("anchor"):
+        parts.append(f"anchored at {meta['anchor']}")
+    return "; ".join(parts) + "."
