@@ -25,12 +25,12 @@ class InputError(ValueError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        where = self.path or "<input>"
+        parts = [self.path or "<input>"]
         if self.line is not None:
-            where += f":{self.line}"
+            parts.append(f"line {self.line}")
         if self.field is not None:
-            where += f": field '{self.field}'"
-        return f"{where}: {self.message}"
+            parts.append(f"field '{self.field}'")
+        return f"{', '.join(parts)}: {self.message}"
 
     def located(self, *, path: str | None = None, line: int | None = None) -> InputError:
         """The same error with a path/line filled in where it was missing."""
