@@ -52,7 +52,7 @@ def make_arena(n_battles: int, n_models: int, seed: int) -> tuple[Path, Path]:
     jsonl = OUT / f"arena_{n_battles}_{n_models}_{seed}.jsonl"
     parquet = jsonl.with_suffix(".parquet")
     if not (jsonl.exists() and parquet.exists()):
-        df, _ = simulate_arena(n_models, n_battles, seed=seed, tau=0.17, skew=1.1, spread=1.0)
+        df, _ = simulate_arena(n_models, n_battles, seed=seed, tau=0.19, skew=1.1, spread=1.0)
         df["question_id"] = np.arange(len(df)).astype(str)
         df.to_json(jsonl, orient="records", lines=True)
         df.to_parquet(parquet, index=False)

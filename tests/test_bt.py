@@ -42,7 +42,7 @@ def test_matches_row_level_optimiser():
 
 
 def test_first_position_term_matches_reference_and_truth():
-    df, truth = simulate_arena(8, 20_000, seed=5, first_position=0.4)
+    df, _truth = simulate_arena(8, 20_000, seed=5, first_position=0.4)
     fit = fit_bt(aggregate(df), home=True)
     ref, h_ref = row_level_mle(df.sample(3000, random_state=0), home=True)
     assert abs(fit.extra["first_position"] - 0.4) < 4 * fit.extra_se["first_position"]

@@ -199,7 +199,7 @@ def rank(
         "ci": ci,
         "rounds": rounds if ci == "bootstrap" else None,
         "seed": seed,
-        "n_comparisons": int(len(df)),
+        "n_comparisons": len(df),
         "style_coefficients": None,
         "tie_parameter": None,
         "anchor": anchor,
@@ -366,4 +366,4 @@ def _add_win_rates(table: pd.DataFrame, df: pd.DataFrame, baseline: str, lc: boo
     return table
 
 
-__all__ = ["rank", "load", "aggregate_rows"]
+__all__ = ["aggregate_rows", "load", "rank"]

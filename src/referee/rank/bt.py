@@ -113,7 +113,7 @@ def _gradient_hessian(
     ps: PairStats, theta: np.ndarray, h: float, home: bool, prior: float
 ) -> tuple[np.ndarray, np.ndarray, float]:
     m = ps.n_models
-    d, p = _design(ps, theta, h)
+    _d, p = _design(ps, theta, h)
     resid = ps.T - ps.W * p
     v = ps.W * p * (1.0 - p)
     k = m + 1 if home else m
@@ -127,8 +127,12 @@ def _gradient_hessian(
         hess[:m, m] = col
         hess[m, :m] = col
         hess[m, m] = v.sum()
-    ll = float(np.sum(ps.T * _log_sigmoid(d) + (ps.W - ps.T) * _log_sigmoid(-d)) - 0.5 * prior * theta @ theta)
-    return g, hess, ll
+    return g, hess, _loglik(ps, theta, h, prior)
+
+
+def _loglik(ps: PairStats, theta: np.ndarray, h: float, prior: float) -> float:
+    d, _ = _design(ps, theta, h)
+    return float(np.sum(ps.T * _log_sigmoid(d) + (ps.W - ps.T) * _log_sigmoid(-d)) - 0.5 * prior * theta @ theta)
 
 
 def laplacian(a: np.ndarray, b: np.ndarray, v: np.ndarray, m: int, size: int | None = None) -> np.ndarray:
@@ -167,27 +171,23 @@ def fit_bt(
         prior = 0.0 if mle_exists(ps) else WEAK_PRIOR
     theta = np.zeros(m) if theta0 is None else centre(np.asarray(theta0, dtype=float))
     h = 0.0
-    ll_old = -np.inf
     converged = False
     it = 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 (reported as Fit.iterations)
         g, hess, ll = _gradient_hessian(ps, theta, h, home, prior)
         step = _newton_step(hess, g, m)
         # backtracking keeps the (concave) likelihood monotone on hard problems
         alpha = 1.0
-        while alpha > 1e-6:
+        while True:
             th_new = theta + alpha * step[:m]
             h_new = h + alpha * step[m] if home else 0.0
-            _, _, ll_new = _gradient_hessian(ps, th_new, h_new, False, prior) if not home else \
-                _gradient_hessian(ps, th_new, h_new, True, prior)
-            if ll_new >= ll - 1e-12 * abs(ll):
+            if alpha < 1e-6 or _loglik(ps, th_new, h_new, prior) >= ll - 1e-12 * abs(ll):
                 break
             alpha /= 2
         theta, h = centre(th_new), h_new
         if np.max(np.abs(alpha * step)) < tol:
             converged = True
             break
-        ll_old = ll_new
     g, hess, ll = _gradient_hessian(ps, theta, h, home, prior)
     cov_full = sandwich(hess, _score_cov(ps, theta, h, home), m)
     extra, extra_se = {}, {}
@@ -196,7 +196,6 @@ def fit_bt(
         extra_se["first_position"] = float(np.sqrt(max(cov_full[m, m], 0.0)))
     if prior:
         extra["prior_precision"] = float(prior)
-    del ll_old
     return Fit(
         models=cells.models,
         theta=theta,

@@ -17,7 +17,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +25,7 @@ from scipy.sparse import csr_matrix
 from scipy.special import expit
 from scipy.stats import norm
 
-from referee.rank.bt import WEAK_PRIOR, fit_bt, laplacian, pair_stats, targets
+from referee.rank.bt import WEAK_PRIOR, fit_bt, targets
 from referee.rank.cells import Cells
 from referee.rank.fit import Fit, centre
 
@@ -78,7 +78,7 @@ def draw_counts(
     """
     rng = np.random.default_rng(ss)
     if clusters is None:
-        total = int(round(float(n.sum())))
+        total = round(float(n.sum()))
         return rng.multinomial(total, n / n.sum(), size=r).astype(float)
     c = clusters.shape[0]
     mult = rng.multinomial(c, np.full(c, 1.0 / c), size=r).astype(float)

@@ -92,7 +92,7 @@ def heatmap(labels: list[str], values: np.ndarray, *, cell: int = 22, title: str
             if i != j and np.isfinite(v) and n <= 20:
                 out.append(
                     f'<text x="{left + j * cell + cell / 2:.1f}" y="{y + cell / 2 + 3:.1f}" '
-                    f'text-anchor="middle" font-size="8">{int(round(100 * v))}</text>'
+                    f'text-anchor="middle" font-size="8">{round(100 * v)}</text>'
                 )
     out.append("</svg>")
     return "\n".join(out)

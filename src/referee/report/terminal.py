@@ -30,7 +30,7 @@ def print_leaderboard(board: Leaderboard, console: Console | None = None, top: i
     has_base = bool(t["win_rate_vs_baseline"].notna().any())
     has_lc = bool(t["lc_win_rate"].notna().any())
     has_truth = board.truth is not None
-    level = int(round(100 * board.meta.get("level", 0.95)))
+    level = round(100 * board.meta.get("level", 0.95))
     table = Table(title="referee leaderboard", title_justify="left", header_style="bold")
     for name, kw in (
         ("rank", {"justify": "right"}),
