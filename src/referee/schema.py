@@ -91,25 +91,29 @@ def validate(df: pd.DataFrame, source: str | None = None) -> pd.DataFrame:
             )
     out = df.copy()
     for col in ("model_a", "model_b"):
-        s = out[col]
-        bad = s.isna().to_numpy() | (s.astype(str).str.strip() == "").to_numpy()
+        # factorise once: checks and conversions then touch the few distinct values only
+        codes, uniques = pd.factorize(out[col], use_na_sentinel=True)
+        names = np.array([str(u) for u in uniques], dtype=object)
+        blank = np.array([not n.strip() or not isinstance(u, str | int | np.integer) for n, u in zip(names, uniques, strict=True)], dtype=bool)
+        bad = (codes < 0) | (blank[codes] if names.size else False)
         if bad.any():
             raise InputError("missing model name", path=source, line=_first_bad(bad, out), field=col)
-        out[col] = s.astype(str)
+        if not all(isinstance(u, str) for u in uniques):
+            out[col] = names[codes]
     if "winner" not in out.columns:
         out["winner"] = winner_from_prob(out["prob_a"].to_numpy(dtype=float))
-    w = out["winner"]
-    known = w.isin(WINNERS).to_numpy()
+    codes, uniques = pd.factorize(out["winner"], use_na_sentinel=True)
+    known_u = np.array([isinstance(u, str) and u in WINNERS for u in uniques], dtype=bool)
+    known = (codes >= 0) & (known_u[codes] if uniques.size else False)
     if not known.all():
         line = _first_bad(~known, out)
-        label = w[~known].iloc[0]
+        label = out["winner"][~known].iloc[0]
         raise InputError(
             f"unknown winner label {label!r}; expected one of {', '.join(map(repr, WINNERS))}",
             path=source,
             line=line,
             field="winner",
         )
-    out["winner"] = w.astype(str)
     for col, kind in OPTIONAL.items():
         if col not in out.columns:
             continue
@@ -149,11 +153,12 @@ def winner_from_prob(prob_a: np.ndarray, eps: float = 1e-12) -> np.ndarray:
 
 def outcome_codes(winner: pd.Series | np.ndarray) -> np.ndarray:
     """Map winner labels to the integer codes A_WINS, B_WINS, TIES, BOTHBAD."""
-    cat = pd.Categorical(np.asarray(winner), categories=list(WINNERS))
-    codes = np.asarray(cat.codes, dtype=np.int8)
-    if (codes < 0).any():
+    codes, uniques = pd.factorize(np.asarray(winner), use_na_sentinel=True)
+    lookup = np.array([WINNERS.index(u) if u in WINNERS else -1 for u in uniques], dtype=np.int8)
+    out = lookup[codes] if uniques.size else np.zeros(0, dtype=np.int8)
+    if (codes < 0).any() or (out < 0).any():
         raise InputError("unknown winner label", field="winner")
-    return codes
+    return out
 
 
 def empty_table(columns: Iterable[str] = CANONICAL) -> pd.DataFrame:

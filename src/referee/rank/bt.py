@@ -25,8 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
+from scipy.sparse import csr_matrix
 
 from referee.rank.cells import Cells
 from referee.rank.fit import Fit, centre, sandwich
@@ -84,23 +83,47 @@ def mle_exists(ps: PairStats) -> bool:
     """True when the 'has beaten' digraph is strongly connected (Ford's condition).
 
     An edge a→b exists when a scored anything against b (a win or a half tie).
+    Strongly connected ⇔ every model is reachable from model 0 along edges and
+    along reversed edges.
     """
     win_a = ps.T > 0
     win_b = (ps.W - ps.T) > 1e-12
     src = np.concatenate([ps.a[win_a], ps.b[win_b]])
     dst = np.concatenate([ps.b[win_a], ps.a[win_b]])
-    g = coo_matrix((np.ones(src.size), (src, dst)), shape=(ps.n_models, ps.n_models)).tocsr()
-    n_comp, _ = connected_components(g, directed=True, connection="strong")
-    return n_comp == 1
+    g = _adjacency(src, dst, ps.n_models)
+    return bool(_reach(g, 0).all() and _reach(g.T.tocsr(), 0).all())
 
 
 def components(cells: Cells) -> list[list[str]]:
     """Connected components of the comparison graph (undirected), largest first."""
     m = cells.n_models
-    g = coo_matrix((np.ones(cells.a.size), (cells.a, cells.b)), shape=(m, m)).tocsr()
-    n_comp, labels = connected_components(g, directed=False)
-    groups = [[cells.models[i] for i in np.flatnonzero(labels == c)] for c in range(n_comp)]
+    g = _adjacency(np.r_[cells.a, cells.b], np.r_[cells.b, cells.a], m)
+    label = np.full(m, -1)
+    groups = []
+    for start in range(m):
+        if label[start] < 0:
+            members = np.flatnonzero(_reach(g, start))
+            label[members] = len(groups)
+            groups.append([cells.models[i] for i in members])
     return sorted(groups, key=len, reverse=True)
+
+
+def _adjacency(src: np.ndarray, dst: np.ndarray, m: int) -> csr_matrix:
+    return csr_matrix((np.ones(src.size), (src, dst)), shape=(m, m))
+
+
+def _reach(g: csr_matrix, start: int) -> np.ndarray:
+    """Boolean mask of nodes reachable from ``start`` (breadth-first by sparse products)."""
+    seen = np.zeros(g.shape[0], dtype=bool)
+    seen[start] = True
+    frontier = seen.astype(float)
+    while True:
+        nxt = (g.T @ frontier) > 0
+        new = nxt & ~seen
+        if not new.any():
+            return seen
+        seen |= new
+        frontier = new.astype(float)
 
 
 def _design(ps: PairStats, theta: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:

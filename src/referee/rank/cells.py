@@ -64,20 +64,26 @@ class Cells:
 
 
 def model_index(df: pd.DataFrame, models: list[str] | None = None) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
-    """Factorise model_a/model_b into integer indices over a sorted model list."""
-    n = len(df)
-    both = pd.concat([df["model_a"], df["model_b"]], ignore_index=True)
+    """Factorise model_a/model_b into integer indices over a sorted model list.
+
+    Each column is factorised on its own (hashing N strings, not 2N) and the few
+    distinct names are then merged, so this stays cheap for millions of rows.
+    """
+    ca, ua = pd.factorize(df["model_a"])
+    cb, ub = pd.factorize(df["model_b"])
+    ua = np.asarray([str(u) for u in ua], dtype=object)
+    ub = np.asarray([str(u) for u in ub], dtype=object)
     if models is None:
-        codes, uniques = pd.factorize(both, sort=True)
-        names = tuple(str(u) for u in uniques)
+        names = tuple(sorted(set(ua) | set(ub)))
     else:
         names = tuple(models)
-        codes = pd.Categorical(both, categories=list(names)).codes.astype(np.int64)
-        if (codes < 0).any():
-            missing = sorted(set(both[codes < 0].astype(str)))
+        missing = sorted((set(ua) | set(ub)) - set(names))
+        if missing:
             raise ValueError(f"models not in the given list: {missing[:5]}")
-    codes = np.asarray(codes, dtype=np.int64)
-    return names, codes[:n], codes[n:]
+    pos = {n: i for i, n in enumerate(names)}
+    map_a = np.array([pos[u] for u in ua], dtype=np.int64)
+    map_b = np.array([pos[u] for u in ub], dtype=np.int64)
+    return names, map_a[ca], map_b[cb]
 
 
 def aggregate(df: pd.DataFrame, models: list[str] | None = None, soft: bool = True) -> Cells:

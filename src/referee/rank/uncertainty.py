@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.special import expit
-from scipy.stats import norm
+from scipy.special import ndtri
 
 from referee.rank.bt import WEAK_PRIOR, fit_bt, targets
 from referee.rank.cells import Cells
@@ -51,7 +51,7 @@ def sandwich_intervals(fit: Fit, level: float = 0.95) -> Intervals:
     if fit.cov is None:
         raise ValueError(f"model {fit.method!r} provides no covariance; use the bootstrap")
     se = np.sqrt(np.clip(np.diag(fit.cov), 0.0, None))
-    z = norm.ppf(0.5 + level / 2)
+    z = ndtri(0.5 + level / 2)
     return Intervals("sandwich", level, se, fit.theta - z * se, fit.theta + z * se)
 
 
@@ -260,7 +260,7 @@ def win_matrix(
         return prob, lo, hi
     cov = fit.cov if fit.cov is not None else np.diag(intervals.se**2)
     var = np.diag(cov)[:, None] + np.diag(cov)[None, :] - 2 * cov
-    z = norm.ppf(0.5 + level / 2)
+    z = ndtri(0.5 + level / 2)
     half = z * np.sqrt(np.clip(var, 0.0, None))
     return prob, expit(diff - half), expit(diff + half)
 
