@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +25,25 @@ app = typer.Typer(
 def _fail(err: Exception) -> None:
     typer.echo(f"referee: error: {err}", err=True)
     raise typer.Exit(code=2)
+
+
+@contextmanager
+def _progress(disabled: bool, label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A Rich progress bar fed by a (done, total) callback; None when disabled."""
+    if disabled:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
 
 
 def _version(value: bool) -> None:
@@ -70,28 +91,30 @@ def rank(
     if baseline is None and lc:
         _fail(InputError("--lc needs --baseline MODEL", field="lc"))
     try:
-        board = rank_fn(
-            [str(f) for f in files],
-            format=format,
-            model=model,
-            ties=ties,
-            graded=graded,
-            first_position=first_position,
-            style=style,
-            style_unit=style_unit,
-            ci=ci,
-            rounds=rounds,
-            cluster=cluster,
-            seed=seed,
-            level=level,
-            baseline=baseline,
-            lc=lc,
-            lc_length=lc_length,
-            anchor=anchor,
-            soft=not hard,
-            elo_k=elo_k,
-            elo_shuffles=elo_shuffles,
-        )
+        with _progress(quiet or ci != "bootstrap", "bootstrap rounds") as progress:
+            board = rank_fn(
+                [str(f) for f in files],
+                format=format,
+                model=model,
+                ties=ties,
+                graded=graded,
+                first_position=first_position,
+                style=style,
+                style_unit=style_unit,
+                ci=ci,
+                rounds=rounds,
+                cluster=cluster,
+                seed=seed,
+                level=level,
+                baseline=baseline,
+                lc=lc,
+                lc_length=lc_length,
+                anchor=anchor,
+                soft=not hard,
+                elo_k=elo_k,
+                elo_shuffles=elo_shuffles,
+                progress=progress,
+            )
         for out in output or []:
             board.save(out)
     except InputError as err:

@@ -156,6 +156,7 @@ def rank(
     elo_k: float = 4.0,
     elo_shuffles: int = 0,
     workers: int = 2,
+    progress: Any = None,
 ) -> Leaderboard:
     """Rank models from pairwise comparisons.
 
@@ -169,7 +170,8 @@ def rank(
     covariates (``length``, ``markdown``, or column names) for style control.
     ``ci`` is ``sandwich``, ``bootstrap`` or ``none``; ``cluster`` names a column
     (``prompt_id``, ``voter``) for a clustered bootstrap.  ``baseline`` adds win
-    rates vs that model; ``lc`` the length-controlled win rate.
+    rates vs that model; ``lc`` the length-controlled win rate.  ``progress`` is
+    an optional callback ``(done, total)`` for bootstrap rounds.
     """
     if model not in MODELS:
         raise InputError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}", field="model")
@@ -217,9 +219,11 @@ def rank(
             f"N(0, {1 / math.sqrt(prior):.0f}²) prior on log-strengths keeps ratings finite (see docs)."
         ]
     if model == "elo":
-        fit, intervals = _elo(df, cells, elo_k, elo_shuffles, seed, ci, rounds, level)
+        fit, intervals = _elo(df, cells, elo_k, elo_shuffles, seed, ci, rounds, level, progress)
     elif style_list:
-        fit, intervals = _style(df, cells, style_list, style_unit, first_position, ci, rounds, seed, cluster, level, prior)
+        fit, intervals = _style(
+            df, cells, style_list, style_unit, first_position, ci, rounds, seed, cluster, level, prior, progress
+        )
         meta["method"] = f"{model}+style"
         meta["style_coefficients"] = {k.removeprefix("style:"): v for k, v in fit.extra.items() if k.startswith("style:")}
     else:
@@ -227,7 +231,7 @@ def rank(
         fit = fitter(cells)
         intervals = _cell_intervals(
             df, cells, fit, fitter, model, ties, graded_mode, first_position, ci, rounds, seed, cluster, level, soft,
-            workers,
+            workers, progress,
         )
         if graded_mode != "none":
             meta["method"] = f"{model}-{graded_mode}"
@@ -251,7 +255,7 @@ def _style_list(style: Sequence[str] | str | None) -> list[str]:
 
 
 def _cell_intervals(
-    df, cells, fit, fitter, model, ties, graded_mode, home, ci, rounds, seed, cluster, level, soft, workers
+    df, cells, fit, fitter, model, ties, graded_mode, home, ci, rounds, seed, cluster, level, soft, workers, progress
 ) -> Intervals | None:
     if ci == "none":
         return None
@@ -259,14 +263,18 @@ def _cell_intervals(
         return sandwich_intervals(fit, level)
     clusters = cluster_counts(df, cluster, list(cells.models), soft)[1] if cluster else None
     if model == "bt" and graded_mode in ("none", "ignore") and not home:
-        samples, refits = bootstrap_bt(cells, fit, rounds=rounds, seed=seed, ties=ties, clusters=clusters,
-                                       workers=workers)
+        samples, refits = bootstrap_bt(
+            cells, fit, rounds=rounds, seed=seed, ties=ties, clusters=clusters, workers=workers, progress=progress
+        )
     else:
-        samples, refits = bootstrap_generic(cells, fitter, rounds=rounds, seed=seed, clusters=clusters), 0
+        samples = bootstrap_generic(cells, fitter, rounds=rounds, seed=seed, clusters=clusters, progress=progress)
+        refits = 0
     return percentile_intervals(fit, samples, level, rounds=rounds, seed=seed, cluster=cluster, refits=refits)
 
 
-def _style(df, cells, style_list, unit, home, ci, rounds, seed, cluster, level, prior) -> tuple[Fit, Intervals | None]:
+def _style(
+    df, cells, style_list, unit, home, ci, rounds, seed, cluster, level, prior, progress
+) -> tuple[Fit, Intervals | None]:
     from referee.rank.style import fit_contextual_bt, style_features
 
     names, x = style_features(df, features=tuple(style_list), length_unit=unit)
@@ -287,11 +295,11 @@ def _style(df, cells, style_list, unit, home, ci, rounds, seed, cluster, level, 
     if ci == "sandwich":
         return fit, sandwich_intervals(fit, level)
     codes = pd.factorize(df[cluster].astype(str))[0] if cluster else None
-    samples = bootstrap_rows(fitter, len(df), rounds=rounds, seed=seed, cluster_codes=codes)
+    samples = bootstrap_rows(fitter, len(df), rounds=rounds, seed=seed, cluster_codes=codes, progress=progress)
     return fit, percentile_intervals(fit, samples, level, rounds=rounds, seed=seed, cluster=cluster)
 
 
-def _elo(df, cells, k, shuffles, seed, ci, rounds, level) -> tuple[Fit, Intervals | None]:
+def _elo(df, cells, k, shuffles, seed, ci, rounds, level, progress) -> tuple[Fit, Intervals | None]:
     from referee.rank.elo import online_elo
 
     models, ratings = online_elo(df, k=k, seed=seed, shuffles=shuffles)
@@ -309,6 +317,8 @@ def _elo(df, cells, k, shuffles, seed, ci, rounds, level) -> tuple[Fit, Interval
         got = dict(zip(_, r, strict=True))
         th = np.array([(got.get(m, BASE_RATING) - BASE_RATING) / SCALE for m in cells.models])
         samples.append(th - th.mean())
+        if progress:
+            progress(len(samples), rounds)
     return fit, percentile_intervals(fit, np.vstack(samples), level, rounds=rounds, seed=seed)
 
 

@@ -22,8 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.sparse import csr_matrix
-from scipy.special import expit
-from scipy.special import ndtri
+from scipy.special import expit, ndtri
 
 from referee.rank.bt import WEAK_PRIOR, fit_bt, targets
 from referee.rank.cells import Cells
@@ -85,13 +84,33 @@ def draw_counts(
     return np.asarray((clusters.T @ mult.T).T)
 
 
-def _run_chunks(job: Callable, chunks: list, workers: int) -> list:
+Progress = Callable[[int, int], None]
+
+
+def _run_chunks(job: Callable, chunks: list, workers: int, progress: Progress | None = None) -> list:
+    """Run job(*chunk) for every chunk (threads when workers > 1); results in chunk order."""
+    total = sum(c[0] for c in chunks)
     if workers <= 1 or len(chunks) == 1:
-        return [job(*c) for c in chunks]
-    from concurrent.futures import ThreadPoolExecutor
+        out, done = [], 0
+        for c in chunks:
+            out.append(job(*c))
+            done += c[0]
+            if progress:
+                progress(done, total)
+        return out
+    from concurrent.futures import ThreadPoolExecutor, as_completed
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda c: job(*c), chunks))
+        futures = {pool.submit(job, *c): i for i, c in enumerate(chunks)}
+        results: list = [None] * len(chunks)
+        done = 0
+        for fut in as_completed(futures):
+            i = futures[fut]
+            results[i] = fut.result()
+            done += chunks[i][0]
+            if progress:
+                progress(done, total)
+        return results
 
 
 def bootstrap_bt(
@@ -106,6 +125,7 @@ def bootstrap_bt(
     max_iter: int = 100,
     chunk: int = 50,
     workers: int = 2,
+    progress: Progress | None = None,
 ) -> tuple[np.ndarray, int]:
     """Bootstrap samples of centred θ for plain Bradley–Terry (no position term).
 
@@ -174,7 +194,7 @@ def bootstrap_bt(
         bad = ~done | _degenerate(wr, tr, pa, pb, m, prior)
         return theta, np.flatnonzero(bad), counts[bad]
 
-    results = _run_chunks(job, _chunk_seeds(seed, rounds, chunk), workers)
+    results = _run_chunks(job, _chunk_seeds(seed, rounds, chunk), workers, progress)
     out = []
     refits = 0
     for theta, bad_rows, bad_counts in results:
@@ -207,13 +227,15 @@ def bootstrap_generic(
     rounds: int = 1000,
     seed: int = 0,
     clusters: csr_matrix | None = None,
+    progress: Progress | None = None,
 ) -> np.ndarray:
     """Bootstrap samples of θ for any cell-based model by refitting each round."""
     out = []
     for r, ss in _chunk_seeds(seed, rounds, 50):
-        cl = None if clusters is None else clusters
-        for row in draw_counts(cells.n, r, ss, cl):
+        for row in draw_counts(cells.n, r, ss, clusters):
             out.append(fitter(cells.with_counts(row)).theta)
+        if progress:
+            progress(len(out), rounds)
     return np.vstack(out)
 
 
@@ -286,6 +308,7 @@ def bootstrap_rows(
     rounds: int = 1000,
     seed: int = 0,
     cluster_codes: np.ndarray | None = None,
+    progress: Progress | None = None,
 ) -> np.ndarray:
     """Bootstrap for per-row models (style control): each round refits with row
     multiplicities ~ Multinomial(N, 1/N), or cluster multiplicities mapped to rows."""
@@ -299,4 +322,6 @@ def bootstrap_rows(
                 c = int(cluster_codes.max()) + 1
                 mult = rng.multinomial(c, np.full(c, 1.0 / c)).astype(float)[cluster_codes]
             out.append(fitter(mult).theta)
+        if progress:
+            progress(len(out), rounds)
     return np.vstack(out)
