@@ -23,13 +23,16 @@ linearisation (sandwich) SE of a ratio estimator.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
 from referee.errors import InputError
 from referee.schema import A_WINS, B_WINS, outcome_codes
 
-__all__ = ["baseline_observations", "win_rates"]
+__all__ = ["baseline_observations", "lc_win_rates", "win_rates"]
 
 
 def _check_columns(df: pd.DataFrame) -> None:
@@ -123,3 +126,18 @@ def win_rates(df: pd.DataFrame, baseline: str) -> pd.DataFrame:
         index=pd.Index(models.astype(str), name="model"),
     )
     return out.sort_values("win_rate", ascending=False, kind="stable")
+
+
+def lc_win_rates(
+    df: pd.DataFrame,
+    baseline: str,
+    length: str = "chars",
+    difficulty: pd.Series | None = None,
+    tokenizer: Callable[[str], Any] | None = None,
+    *,
+    prior_weight: float = 0.2,
+) -> pd.DataFrame:
+    """Length-controlled win rate; see :func:`referee.rank.lc.lc_win_rates` (re-exported here)."""
+    from referee.rank.lc import lc_win_rates as _lc_win_rates
+
+    return _lc_win_rates(df, baseline, length, difficulty, tokenizer, prior_weight=prior_weight)
