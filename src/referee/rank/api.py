@@ -286,7 +286,7 @@ def _style(
 
     def fitter(mult: np.ndarray | None = None) -> Fit:
         ww = w if mult is None else w * mult
-        return fit_contextual_bt(ia, ib, y, x, weight=ww, models=models, home=home, reg=prior)
+        return fit_contextual_bt(ia, ib, y, x, weight=ww, models=models, home=home, prior=prior, names=names)
 
     fit = fitter()
     fit.extra = {**fit.extra, **{f"style:{n}": fit.extra.get(f"style:{n}", np.nan) for n in names}}

@@ -68,7 +68,9 @@ def softmax_terms(
     resid[rows, cat] += 1.0
     grad = resid @ design
     pa = p @ design  # (K, 1+q): Σ_c p_c A_c
-    hess = -(np.einsum("kc,cp,cq->kpq", p, design, design) - pa[:, :, None] * pa[:, None, :])
+    q1 = design.shape[1]
+    outer = (design[:, :, None] * design[:, None, :]).reshape(design.shape[0], q1 * q1)
+    hess = pa[:, :, None] * pa[:, None, :] - (p @ outer).reshape(k, q1, q1)
     return ll, grad, hess
 
 
@@ -111,8 +113,9 @@ def cumulative_terms(
     lzz[:, 0, 0] = r_hi * (1.0 - 2.0 * s_hi) - r_hi**2
     lzz[:, 1, 1] = -r_lo * (1.0 - 2.0 * s_lo) - r_lo**2
     lzz[:, 0, 1] = lzz[:, 1, 0] = r_hi * r_lo
-    grad = np.einsum("kz,kzp->kp", lz, jac)
-    hess = np.einsum("kzp,kzy,kyq->kpq", jac, lzz, jac)
+    jac_t = jac.transpose(0, 2, 1)
+    grad = np.matmul(jac_t, lz[:, :, None])[:, :, 0]
+    hess = np.matmul(jac_t, np.matmul(lzz, jac))
     return ll, grad, hess
 
 
@@ -148,10 +151,13 @@ def assemble_vector(a: np.ndarray, b: np.ndarray, m: int, g: np.ndarray) -> np.n
     return np.concatenate([_signed(a, b, m, g[:, 0]), g[:, 1:].sum(axis=0)])
 
 
-def n_components(a: np.ndarray, b: np.ndarray, m: int) -> int:
-    """Connected components of the comparison graph (models never compared count alone)."""
-    g = coo_matrix((np.ones(a.size), (a, b)), shape=(m, m))
-    return int(connected_components(g, directed=False)[0])
+def mle_exists(a: np.ndarray, b: np.ndarray, y: np.ndarray, m: int) -> bool:
+    """Ford's (1957) condition: the digraph with an edge winner → loser (both ways for a
+    tie) is strongly connected; otherwise some strength runs off to ±∞."""
+    src = np.concatenate([np.where(y == B_WINS, b, a), b[y >= 2]])
+    dst = np.concatenate([np.where(y == B_WINS, a, b), a[y >= 2]])
+    g = coo_matrix((np.ones(src.size), (src, dst)), shape=(m, m))
+    return int(connected_components(g, directed=True, connection="strong")[0]) == 1
 
 
 def solve_step(info: np.ndarray, grad: np.ndarray, m: int) -> np.ndarray:
@@ -178,7 +184,7 @@ def safe_sandwich(info: np.ndarray, score_cov: np.ndarray, m: int, identified: b
 
 
 # ----------------------------------------------------------------------------- Newton on cells
-def _line_search(
+def line_search(
     objective: Callable[[np.ndarray], float], x: np.ndarray, f: float, step: np.ndarray, m: int
 ) -> tuple[np.ndarray | None, float, float]:
     """Step halving until the (concave) objective does not decrease; θ re-centred."""
@@ -217,10 +223,13 @@ def newton_cells(
     """Maximise ``Σ_k w_k ℓ(d_k, φ) − ½·prior·‖θ‖²`` over (θ, h, φ), ``d_k = θ_a − θ_b + h``.
 
     ``terms(d, phi, derivs)`` returns per-cell log-likelihoods and their derivatives in
-    (d, φ); ``cells`` must hold positive weights only (``cells.select(cells.w > 0)``).  Damped Newton with step halving; stops when the gradient
-    sup-norm is ≤ ``gtol`` (floored at 1e-14·Σw, the rounding level) or the step
-    vanishes.  The covariance is the sandwich ``H⁻¹JH⁻¹`` with per-cell scores
-    ``J = Σ_k (w_k²/n_k) u_k u_kᵀ``.
+    (d, φ); ``cells`` must hold positive weights only (``cells.select(cells.w > 0)``).
+    Damped Newton with step halving; stops when the gradient sup-norm is ≤ ``gtol``
+    (floored at 1e-14·Σw, the rounding level) or the step vanishes.  The covariance is
+    the sandwich ``H⁻¹JH⁻¹`` with per-cell scores ``J = Σ_k (w_k²/n_k) u_k u_kᵀ``.
+    Without a prior, when the MLE does not exist (a model never loses or never wins,
+    or the graph is disconnected) the iterate stays finite but ``converged`` is False
+    and ``cov`` None.
     """
     m = cells.n_models
     a, b, w = cells.a, cells.b, cells.w
@@ -260,7 +269,7 @@ def newton_cells(
             converged = True
             break
         step = solve_step(info, grad, m)
-        x_new, f_new, t = _line_search(objective, x, f, step, m)
+        x_new, f_new, t = line_search(objective, x, f, step, m)
         if x_new is None:
             break
         x, f = x_new, f_new
@@ -271,7 +280,8 @@ def newton_cells(
     nn = np.where(cells.n > 0, cells.n, 1.0)
     u = g * (w / np.sqrt(nn))[:, None]
     score_cov = assemble_matrix(a, b, m, u[:, :, None] * u[:, None, :])
-    identified = prior > 0 or n_components(a, b, m) == 1
+    identified = prior > 0 or mle_exists(a, b, cells.y, m)
+    converged = converged and identified
     cov = safe_sandwich(info, score_cov, m, identified)
     x[:m] = centre(x[:m])
     loglik = f + 0.5 * prior * float(x[:m] @ x[:m])

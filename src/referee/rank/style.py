@@ -1,0 +1,469 @@
+"""Style control: Bradley–Terry with per-battle covariates.
+
+Model (Chatbot Arena, "Does style matter?", Li et al. 2024; arena-rank's
+``ContextualBradleyTerry``): for battle ``i`` with style covariates ``x_i``
+
+    logit P(a wins) = θ_a − θ_b + h + x_iᵀβ,
+
+ties scoring one half.  Each covariate is a normalised difference between the two
+responses, ``(f_a − f_b) / (f_a + f_b)`` (0 when both are 0), standardised over the
+rows; ``β`` is the effect of one standard deviation of that difference.  The style-
+controlled leaderboard is ``θ`` — what the ranking would be if both responses had the
+same style.
+
+Feature extraction is byte-level numpy over the UTF-8 text (no per-row Python):
+tokens are maximal runs of bytes above 0x20 (whitespace-separated words; a cheap,
+tokenizer-free proxy), characters are code points, markdown counts follow the regexes
+below, and lines inside fenced code blocks (```` ``` ````; Arena-Hard strips code
+before counting too) are not counted as markdown:
+
+* headers — ``^#{1,6} `` (a line starting with 1–6 ``#`` and a space)
+* lists — ``^[ \\t]*([-*+]|\\d+\\.) `` (bullet or numbered item)
+* bold — ``\\*\\*[^*\\n]+\\*\\*`` plus ``__[^_\\n]+__`` (non-overlapping, leftmost first)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from scipy.special import expit
+
+from referee.errors import InputError
+from referee.rank.cells import model_index
+from referee.rank.fit import Fit, centre
+from referee.rank.ties import line_search, mle_exists, safe_sandwich, solve_step
+from referee.schema import A_WINS, B_WINS, outcome_codes
+
+#: the built-in features; "markdown" expands to the three markdown counts.
+MARKDOWN = ("headers", "lists", "bold")
+BUILTIN = ("length", *MARKDOWN)
+_CHUNK = 50_000
+_PAD = 8
+
+_BLANK = np.zeros(256, dtype=bool)
+_BLANK[[9, 32]] = True
+_DIGIT = np.zeros(256, dtype=bool)
+_DIGIT[48:58] = True
+_BULLET = np.zeros(256, dtype=bool)
+_BULLET[[ord("-"), ord("*"), ord("+")]] = True
+NL, SPACE, HASH, TICK, DOT = 10, 32, ord("#"), ord("`"), ord(".")
+
+
+# ----------------------------------------------------------------------------- text counts
+def _joined(texts: pd.Series) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+    """UTF-8 bytes of the texts, each followed by a newline (so no pattern crosses
+    texts), padded with newlines; the start offset of each text; the arrow array."""
+    try:
+        arr = pa.array(texts, type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        arr = pa.array(texts.where(texts.isna(), texts.astype(str)), type=pa.large_string(), from_pandas=True)
+    arr = pc.fill_null(arr, "")
+    nl = pa.scalar("\n", pa.large_string())
+    joined = pc.binary_join_element_wise(arr, pa.scalar("", pa.large_string()), nl)
+    _, off_buf, data_buf = joined.buffers()
+    offs = np.frombuffer(off_buf, dtype=np.int64)[joined.offset : joined.offset + len(joined) + 1]
+    data = np.frombuffer(data_buf, dtype=np.uint8)[offs[0] : offs[-1]]
+    buf = np.concatenate([data, np.full(_PAD, NL, dtype=np.uint8)])
+    return buf, offs[:-1] - offs[0], arr
+
+
+_ONES = np.uint64(0x0101010101010101)
+
+
+def _segment_sums(flags: np.ndarray, starts: np.ndarray, end: int) -> np.ndarray:
+    """Sums of 0/1 bytes over ``[starts[i], starts[i+1])`` (the last up to ``end``).
+
+    SWAR: eight flags are summed per 64-bit word by one multiply, so the prefix sum runs
+    over words, not bytes.  ``flags`` needs a length that is a multiple of 8 and > end.
+    """
+    words = flags.view(np.uint64)
+    per = (words * _ONES) >> np.uint64(56)
+    cum = np.zeros(words.size + 1, dtype=np.int64)
+    np.cumsum(per.view(np.int64), out=cum[1:])
+    x = np.append(starts, end)
+    k = x // 8
+    mask = (np.uint64(1) << (np.uint64(8) * (x % 8).astype(np.uint64))) - np.uint64(1)
+    part = ((words[k] & mask) * _ONES) >> np.uint64(56)
+    return np.diff(cum[k] + part.view(np.int64))
+
+
+def _tokens(buf: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Tokens per text: maximal runs of bytes > 0x20 (split on ASCII space/control bytes)."""
+    solid = buf > 32
+    size = (buf.size + 15) // 8 * 8
+    first = np.zeros(size, dtype=np.uint8)
+    first[0] = solid[0]
+    np.greater(solid[1:], solid[:-1], out=first[1 : buf.size].view(bool))
+    return _segment_sums(first, starts, buf.size)
+
+
+def _skip(buf: np.ndarray, pos: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Advance each position past a run of bytes in ``table`` (vectorised over positions)."""
+    pos = pos.copy()
+    live = np.flatnonzero(table[buf[pos]])
+    while live.size:
+        pos[live] += 1
+        live = live[table[buf[pos[live]]]]
+    return pos
+
+
+class _Lines:
+    """Line starts of the joined buffer, their text, and whether they are code."""
+
+    def __init__(self, buf: np.ndarray, starts: np.ndarray, n_real: int) -> None:
+        self.nl = np.flatnonzero(buf[:n_real] == NL)
+        start = np.concatenate([[0], self.nl[:-1] + 1])  # the last newline ends the last text
+        self.start = start
+        first_line = np.searchsorted(self.nl, starts)
+        self.text = np.repeat(np.arange(starts.size), np.diff(np.append(first_line, start.size)))
+        self.indent = _skip(buf, start, _BLANK)
+        q = self.indent
+        fence = (buf[q] == TICK) & (buf[q + 1] == TICK) & (buf[q + 2] == TICK)
+        if fence.any():
+            fpos = start[fence]
+            before = np.searchsorted(fpos, start) - np.searchsorted(fpos, starts[self.text])
+            self.code = fence | (before % 2 == 1)
+        else:
+            self.code = fence
+
+    def of(self, pos: np.ndarray) -> np.ndarray:
+        """Line index of byte positions."""
+        return np.searchsorted(self.nl, pos)
+
+
+def _headers(buf: np.ndarray, lines: _Lines) -> np.ndarray:
+    """Line indices that are markdown headers ``#{1,6} ``."""
+    cand = np.flatnonzero((buf[lines.start] == HASH) & ~lines.code)
+    p = lines.start[cand]
+    run = np.zeros(p.size, dtype=np.int64)
+    alive = np.ones(p.size, dtype=bool)
+    for j in range(7):
+        alive &= buf[p + j] == HASH
+        run += alive
+    ok = (run <= 6) & (buf[p + np.minimum(run, 6)] == SPACE)
+    return cand[ok]
+
+
+def _lists(buf: np.ndarray, lines: _Lines) -> np.ndarray:
+    """Line indices that are list items ``[ \\t]*([-*+]|\\d+\\.) ``."""
+    q = lines.indent
+    bullet = _BULLET[buf[q]] & (buf[q + 1] == SPACE)
+    num = np.flatnonzero(_DIGIT[buf[q]])
+    end = _skip(buf, q[num], _DIGIT)
+    numbered = np.zeros(q.size, dtype=bool)
+    numbered[num] = (buf[end] == DOT) & (buf[end + 1] == SPACE)
+    return np.flatnonzero((bullet | numbered) & ~lines.code)
+
+
+def _delimited(buf: np.ndarray, lines: _Lines, delim: int) -> np.ndarray:
+    """Start positions of closing delimiters of ``DD[^D\\n]+DD`` matches (D = delim).
+
+    Runs of D are processed in order: a run of length k closes a pending opener on its
+    line when k ≥ 2, and opens one when what is left (k, or k − 2 after closing) is ≥ 2
+    and text follows on the line.  Only runs of length 2–3 chain (they cannot both close
+    and open), so the openers alternate along such chains and are solved by parity.
+    """
+    pos = np.flatnonzero(buf == delim)
+    if pos.size == 0:
+        return pos
+    brk = np.flatnonzero(np.diff(pos) != 1) + 1
+    rs = pos[np.concatenate([[0], brk])]
+    k = np.diff(np.concatenate([np.concatenate([[0], brk]), [pos.size]]))
+    line = lines.of(rs)
+    keep = ~lines.code[line]
+    rs, k, line = rs[keep], k[keep], line[keep]
+    n = rs.size
+    if n == 0:
+        return rs
+    text = buf[rs + k] != NL
+    link = np.concatenate([[False], line[1:] == line[:-1]])
+    t23 = (k == 2) | (k == 3)
+    t4 = k >= 4
+    chained = t23 & link & np.concatenate([[False], t23[:-1]])
+    opens = np.where(t4, text, False)
+    prev_known = np.concatenate([[False], (t4 & text)[:-1]])
+    root = t23 & ~chained
+    opens[root] = text[root] & ~(link[root] & prev_known[root])
+    idx = np.arange(n)
+    root_idx = np.maximum.accumulate(np.where(chained, 0, idx))
+    alternate = opens[root_idx] ^ ((idx - root_idx) % 2 == 1)
+    opens[chained] = text[chained] & alternate[chained]
+    closes = link & (k >= 2) & np.concatenate([[False], opens[:-1]])
+    return rs[closes]
+
+
+def _count_chunk(part: pd.Series) -> dict[str, np.ndarray]:
+    buf, starts, arr = _joined(part)
+    n = len(part)
+    lines = _Lines(buf, starts, buf.size - _PAD)
+    bold = np.concatenate([_delimited(buf, lines, ord("*")), _delimited(buf, lines, ord("_"))])
+    return {
+        "tokens": _tokens(buf, starts),
+        "chars": pc.utf8_length(arr).to_numpy(zero_copy_only=False).astype(np.int64),
+        "headers": np.bincount(lines.text[_headers(buf, lines)], minlength=n),
+        "lists": np.bincount(lines.text[_lists(buf, lines)], minlength=n),
+        "bold": np.bincount(lines.text[lines.of(bold)], minlength=n),
+    }
+
+
+def text_counts(texts: pd.Series | Sequence[str], workers: int | None = None) -> pd.DataFrame:
+    """Per text: ``tokens`` (runs of non-space bytes), ``chars`` (code points), and the
+    markdown counts ``headers``, ``lists``, ``bold`` (outside fenced code).  Missing
+    texts count as empty.  Byte-level numpy over chunks of texts, the chunks in threads
+    (numpy and arrow release the GIL)."""
+    s = pd.Series(texts, dtype=object) if not isinstance(texts, pd.Series) else texts
+    parts = [s.iloc[lo : lo + _CHUNK] for lo in range(0, len(s), _CHUNK)]
+    workers = workers or min(4, os.cpu_count() or 1)
+    if len(parts) > 1 and workers > 1:
+        with ThreadPoolExecutor(workers) as ex:
+            done = list(ex.map(_count_chunk, parts))
+    else:
+        done = [_count_chunk(p) for p in parts]
+    cols = ("tokens", "chars", *MARKDOWN)
+    if not done:
+        return pd.DataFrame({c: np.zeros(0, dtype=np.int64) for c in cols}, index=s.index)
+    return pd.DataFrame({c: np.concatenate([d[c] for d in done]) for c in cols}, index=s.index)
+
+
+# ----------------------------------------------------------------------------- features
+def normalised_difference(fa: np.ndarray, fb: np.ndarray) -> np.ndarray:
+    """``(a − b) / (a + b)``, 0 where both are 0."""
+    fa, fb = np.asarray(fa, dtype=float), np.asarray(fb, dtype=float)
+    tot = fa + fb
+    return np.divide(fa - fb, tot, out=np.zeros_like(tot), where=tot != 0)
+
+
+def standardise(x: np.ndarray) -> np.ndarray:
+    """``(x − mean) / sd`` over rows (population sd); a constant column becomes 0."""
+    x = np.asarray(x, dtype=float)
+    sd = x.std()
+    return (x - x.mean()) / sd if sd > 0 else np.zeros_like(x)
+
+
+def _expand(features: Sequence[str]) -> list[str]:
+    names: list[str] = []
+    for f in features:
+        for g in MARKDOWN if f == "markdown" else (f,):
+            if g not in names:
+                names.append(g)
+    return names
+
+
+def style_features(
+    df: pd.DataFrame, features: Sequence[str] = ("length", "markdown"), length_unit: str = "tokens"
+) -> tuple[list[str], np.ndarray]:
+    """Standardised style covariates, one column per feature: ``(names, X)``.
+
+    Built-in features (``length``, ``headers``, ``lists``, ``bold``; ``markdown`` = the
+    last three) are normalised differences ``(a − b)/(a + b)`` computed from
+    ``response_a``/``response_b`` (length in whitespace tokens, or code points with
+    ``length_unit="chars"``), or from precomputed ``<name>_a``/``<name>_b`` count columns.
+    Any other name is a numeric column of ``df`` used as is (or, failing that, a pair
+    ``<name>_a``/``<name>_b`` of counts).  Every column is then standardised over rows.
+    """
+    if length_unit not in ("tokens", "chars"):
+        raise ValueError(f"length_unit must be 'tokens' or 'chars', not {length_unit!r}")
+    names = _expand(features)
+    has_text = "response_a" in df.columns and "response_b" in df.columns
+    need_text = has_text and any(n in BUILTIN for n in names)
+    counts_a = text_counts(df["response_a"]) if need_text else None
+    counts_b = text_counts(df["response_b"]) if need_text else None
+    cols = []
+    for nm in names:
+        if nm in BUILTIN and counts_a is not None and counts_b is not None:
+            key = length_unit if nm == "length" else nm
+            raw = normalised_difference(counts_a[key].to_numpy(), counts_b[key].to_numpy())
+        elif nm in df.columns and nm not in BUILTIN:
+            raw = pd.to_numeric(df[nm], errors="raise").to_numpy(dtype=float)
+        elif f"{nm}_a" in df.columns and f"{nm}_b" in df.columns:
+            raw = normalised_difference(df[f"{nm}_a"].to_numpy(dtype=float), df[f"{nm}_b"].to_numpy(dtype=float))
+        else:
+            raise InputError(
+                f"style feature {nm!r} needs response_a/response_b, a column {nm!r} or {nm}_a/{nm}_b",
+                field=nm,
+            )
+        if not np.all(np.isfinite(raw)):
+            raise InputError(f"style feature {nm!r} has missing or infinite values", field=nm)
+        cols.append(standardise(raw))
+    x = np.column_stack(cols) if cols else np.zeros((len(df), 0))
+    return names, x
+
+
+# ----------------------------------------------------------------------------- contextual BT
+def _indices(
+    a: np.ndarray, b: np.ndarray, models: Sequence[str] | None
+) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype.kind in "iu" and b.dtype.kind in "iu":
+        m = int(max(a.max(initial=-1), b.max(initial=-1))) + 1
+        names = tuple(models) if models is not None else tuple(str(i) for i in range(m))
+        if len(names) < m:
+            raise ValueError(f"{m} model indices but only {len(names)} model names")
+        return names, a.astype(np.int64), b.astype(np.int64)
+    df = pd.DataFrame({"model_a": a.astype(str), "model_b": b.astype(str)})
+    return model_index(df, None if models is None else list(models))
+
+
+def _scores(outcome: np.ndarray | pd.Series) -> np.ndarray:
+    """Score of a: labels or integer outcome codes → 1 / 0 / ½; floats are taken as is."""
+    out = np.asarray(outcome)
+    if out.dtype.kind == "f":
+        return out.astype(float)
+    codes = out.astype(np.int64) if out.dtype.kind in "iub" else outcome_codes(out)
+    return np.where(codes == A_WINS, 1.0, np.where(codes == B_WINS, 0.0, 0.5))
+
+
+class _Contextual:
+    """Log-likelihood, gradient and information of the contextual BT model (per row)."""
+
+    def __init__(self, a: np.ndarray, b: np.ndarray, y: np.ndarray, z: np.ndarray, w: np.ndarray,
+                 m: int, penalty: np.ndarray) -> None:
+        self.a, self.b, self.y, self.z, self.w, self.m = a, b, y, z, w, m
+        self.key = a * m + b
+        self.penalty = penalty  # ridge on (θ..., ξ...)
+
+    def eta(self, x: np.ndarray) -> np.ndarray:
+        th = x[: self.m]
+        return th[self.a] - th[self.b] + self.z @ x[self.m :]
+
+    def objective(self, x: np.ndarray) -> float:
+        eta = self.eta(x)
+        ll = float(self.w @ (self.y * eta - np.logaddexp(0.0, eta)))
+        return ll - 0.5 * float(self.penalty @ (x * x))
+
+    def _signed(self, c: np.ndarray) -> np.ndarray:
+        return np.bincount(self.a, weights=c, minlength=self.m) - np.bincount(self.b, weights=c, minlength=self.m)
+
+    def matrix(self, c: np.ndarray) -> np.ndarray:
+        """Σ_i c_i u_i u_iᵀ with u_i = (e_a − e_b, z_i): Laplacian, bincount cross, dense p×p."""
+        m, r = self.m, self.z.shape[1]
+        out = np.empty((m + r, m + r))
+        off = np.bincount(self.key, weights=c, minlength=m * m).reshape(m, m)
+        lap = -(off + off.T)
+        lap[np.diag_indices(m)] += np.bincount(self.a, weights=c, minlength=m) + np.bincount(
+            self.b, weights=c, minlength=m)
+        out[:m, :m] = lap
+        cz = self.z * c[:, None]
+        for j in range(r):
+            out[:m, m + j] = out[m + j, :m] = self._signed(cz[:, j])
+        out[m:, m:] = self.z.T @ cz
+        return out
+
+    def derivatives(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Gradient, information (negative Hessian) and per-row weighted residuals."""
+        mu = expit(self.eta(x))
+        res = self.w * (self.y - mu)
+        grad = np.concatenate([self._signed(res), self.z.T @ res]) - self.penalty * x
+        info = self.matrix(self.w * mu * (1.0 - mu))
+        info[np.diag_indices_from(info)] += self.penalty
+        return grad, info, res
+
+
+def _newton(model: _Contextual, x: np.ndarray, max_iter: int, tol: float) -> tuple[np.ndarray, float, int, bool]:
+    f = model.objective(x)
+    for it in range(1, max_iter + 1):
+        grad, info, _ = model.derivatives(x)
+        if np.abs(grad).max() <= tol:
+            return x, f, it, True
+        step = solve_step(info, grad, model.m)
+        x_new, f_new, t = line_search(model.objective, x, f, step, model.m)
+        if x_new is None:
+            return x, f, it, False
+        x, f = x_new, f_new
+        if np.abs(t * step).max() < 1e-13:
+            return x, f, it, True
+    return x, f, max_iter, False
+
+
+def fit_contextual_bt(
+    a: np.ndarray,
+    b: np.ndarray,
+    outcome: np.ndarray | pd.Series,
+    X: np.ndarray,
+    weight: np.ndarray | None = None,
+    models: Sequence[str] | None = None,
+    home: bool = False,
+    reg: float = 0.0,
+    *,
+    names: Sequence[str] | None = None,
+    prior: float = 0.0,
+    max_iter: int = 100,
+    gtol: float = 1e-9,
+) -> Fit:
+    """Bradley–Terry with per-row covariates: ``logit P(a wins) = θ_a − θ_b + h + x_iᵀβ``.
+
+    ``a``/``b`` are model indices (with ``models`` naming them) or model names;
+    ``outcome`` winner labels, outcome codes (ties → ½) or float scores of ``a``; ``X``
+    is (rows × p).  Maximum (weighted, quasi-) likelihood by Newton: the model block of
+    the Hessian is a bincount Laplacian, the model–feature block one bincount per
+    feature, the feature block dense p×p — never an N×M design matrix.  ``reg`` is an
+    L2 penalty on β, ``prior`` one on θ.  Coefficients are reported as
+    ``extra["style:<name>"]`` (and ``first_position`` = h) with sandwich SEs from
+    per-row scores.  All-zero columns of X are dropped (β = 0, SE nan).  Without a prior,
+    data with no finite MLE (Ford's condition fails) give ``converged=False``, ``cov=None``.
+    """
+    if isinstance(X, tuple):
+        names, X = X
+    x_all = np.asarray(X, dtype=float).reshape(len(np.asarray(a)), -1)
+    p = x_all.shape[1]
+    feat = list(names) if names is not None else [f"x{j}" for j in range(p)]
+    if len(feat) != p:
+        raise ValueError(f"{len(feat)} feature names for {p} columns")
+    models_t, ia, ib = _indices(a, b, models)
+    m = len(models_t)
+    y = _scores(outcome)
+    w = np.ones(ia.size) if weight is None else np.asarray(weight, dtype=float)
+    used = np.flatnonzero(np.any(x_all != 0, axis=0)) if p else np.zeros(0, dtype=np.int64)
+    z = x_all[:, used]
+    if home:
+        z = np.column_stack([np.ones(ia.size), z])
+    penalty = np.concatenate([np.full(m, prior), np.zeros(int(home)), np.full(used.size, reg)])
+    model = _Contextual(ia, ib, y, z, w, m, penalty)
+    tol = max(gtol, 1e-14 * float(np.abs(w).sum()))
+    x, f, iters, converged = _newton(model, np.zeros(m + z.shape[1]), max_iter, tol)
+    _, info, res = model.derivatives(x)
+    decisive = np.where(y >= 1.0, A_WINS, np.where(y <= 0.0, B_WINS, 2))  # soft: both ways
+    identified = prior > 0 or mle_exists(ia, ib, decisive, m)
+    converged = converged and identified
+    cov = safe_sandwich(info, model.matrix(res * res), m, identified)
+    x[:m] = centre(x[:m])
+    se = np.sqrt(np.clip(np.diag(cov), 0.0, None)) if cov is not None else np.full(x.size, np.nan)
+    extra: dict[str, float] = {}
+    extra_se: dict[str, float] = {}
+    if home:
+        extra["first_position"], extra_se["first_position"] = float(x[m]), float(se[m])
+    for j, nm in enumerate(feat):
+        hit = np.flatnonzero(used == j)
+        pos = m + int(home) + int(hit[0]) if hit.size else None
+        extra[f"style:{nm}"] = float(x[pos]) if pos is not None else 0.0
+        extra_se[f"style:{nm}"] = float(se[pos]) if pos is not None else float("nan")
+    loglik = f + 0.5 * float(penalty @ (x * x))
+    return Fit(models=models_t, theta=x[:m].copy(), cov=None if cov is None else cov[:m, :m], extra=extra,
+               extra_se=extra_se, loglik=loglik, iterations=iters, converged=converged, method="style")
+
+
+def style_control(
+    df: pd.DataFrame,
+    features: Sequence[str] = ("length", "markdown"),
+    *,
+    length_unit: str = "tokens",
+    home: bool = False,
+    reg: float = 0.0,
+    prior: float = 0.0,
+    models: Sequence[str] | None = None,
+) -> Fit:
+    """Style-controlled leaderboard from a comparisons table: :func:`style_features` then
+    :func:`fit_contextual_bt` (weights from ``weight`` when present)."""
+    names, x = style_features(df, features, length_unit)
+    weight = df["weight"].to_numpy(dtype=float) if "weight" in df.columns else None
+    if weight is not None:
+        weight = np.where(np.isnan(weight), 1.0, weight)
+    mnames, ia, ib = model_index(df, None if models is None else list(models))
+    return fit_contextual_bt(ia, ib, outcome_codes(df["winner"]), x, weight, mnames, home, reg,
+                             names=names, prior=prior)
