@@ -81,3 +81,17 @@ def test_unknown_model_is_refused():
     df, _ = simulate_arena(4, 500, seed=8)
     with pytest.raises(referee.errors.InputError, match="unknown model"):
         referee.rank(df, model="trueskill")
+
+
+def test_style_control_with_the_davidson_tie_model():
+    """`referee rank --model davidson --style length,markdown` (the issue's example) works."""
+    df, truth = simulate_arena(6, 20_000, seed=9, tie_model="davidson", nu=0.7)
+    rng = np.random.default_rng(3)
+    df["response_a"] = ["w " * int(n) for n in rng.integers(20, 400, len(df))]
+    df["response_b"] = ["w " * int(n) for n in rng.integers(20, 400, len(df))]
+    board = referee.rank(df, model="davidson", style="length,markdown", ci="bootstrap", rounds=30)
+    assert board.meta["method"] == "davidson+style"
+    assert abs(board.meta["tie_parameter"] - 0.7) < 4 * board.meta["tie_parameter_se"]
+    assert abs(board.meta["style_coefficients"]["length"]) < 0.1  # lengths were random: no style effect
+    est = board.table.set_index("model").rating.reindex(truth.index)
+    assert np.corrcoef(est, truth)[0, 1] > 0.99

@@ -8,17 +8,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from _sim import names, pairs, strengths, to_cells
+from _sim import draw, names, pairs, strengths, to_cells
 from referee.errors import InputError
 from referee.rank.style import (
+    fit_contextual,
     fit_contextual_bt,
+    fit_contextual_davidson,
+    fit_contextual_rao_kupper,
     normalised_difference,
     standardise,
     style_control,
     style_features,
     text_counts,
 )
-from referee.rank.ties import fit_rao_kupper
+from referee.rank.ties import fit_davidson, fit_rao_kupper
 from referee.schema import WINNERS
 
 MARKDOWN_TEXT = """# Title
@@ -108,16 +111,21 @@ def test_style_features_from_text_columns_and_counts():
         style_features(df, ("nope",))
 
 
-def _style_arena(seed: int, n: int = 80_000, m: int = 12, beta: float = 0.5, home: float = 0.0):
-    """Battles where the longer response wins more often (β per SD of the length feature)."""
-    rng = np.random.default_rng(seed)
+def _verbose_battles(rng: np.random.Generator, n: int, m: int):
+    """Strengths, pairs and the standardised length feature of models of varied verbosity."""
     theta = strengths(m, rng)
     verbosity = rng.normal(0.0, 0.7, m)
     a, b = pairs(m, n, rng)
     len_a = np.round(np.exp(5.5 + verbosity[a] + 0.4 * rng.normal(size=n)))
     len_b = np.round(np.exp(5.5 + verbosity[b] + 0.4 * rng.normal(size=n)))
-    df = pd.DataFrame({"length_a": len_a, "length_b": len_b})
-    _, x = style_features(df, ("length",))
+    _, x = style_features(pd.DataFrame({"length_a": len_a, "length_b": len_b}), ("length",))
+    return theta, a, b, x
+
+
+def _style_arena(seed: int, n: int = 80_000, m: int = 12, beta: float = 0.5, home: float = 0.0):
+    """Battles where the longer response wins more often (β per SD of the length feature)."""
+    rng = np.random.default_rng(seed)
+    theta, a, b, x = _verbose_battles(rng, n, m)
     p = 1.0 / (1.0 + np.exp(-(theta[a] - theta[b] + home + beta * x[:, 0])))
     tie = 4 * 0.3 * p * (1 - p)  # ties that keep E[score] = p (ties count one half)
     u = rng.random(n)
@@ -203,3 +211,102 @@ def test_style_control_end_to_end_on_text():
     names_, x = style_features(df)
     direct = fit_contextual_bt(nm[a], nm[b], df["winner"], x, names=names_)
     np.testing.assert_allclose(direct.theta, fit.theta, atol=1e-10)
+
+
+# ----------------------------------------------------------------------------- tie models with style
+TIE_MODELS = {"davidson": (fit_contextual_davidson, fit_davidson), "rao-kupper": (fit_contextual_rao_kupper,
+                                                                                  fit_rao_kupper)}
+
+
+def _tie_arena(model: str, seed: int, n: int = 60_000, m: int = 10, beta: float = 0.5, tie: float = 1.0,
+               home: float = 0.0):
+    """Battles from the Davidson (ν = tie) or Rao–Kupper (θ_RK = 1 + tie) model with
+    d = θ_a − θ_b + home + β·length; a third of the ties are ``tie (bothbad)``."""
+    rng = np.random.default_rng(seed)
+    theta, a, b, x = _verbose_battles(rng, n, m)
+    d = theta[a] - theta[b] + home + beta * x[:, 0]
+    if model == "davidson":
+        u = np.column_stack([np.exp(d / 2), np.exp(-d / 2), np.full(n, tie)])
+        probs = u / u.sum(axis=1, keepdims=True)
+    else:
+        tau = np.log1p(tie)
+        p_a, p_b = 1 / (1 + np.exp(tau - d)), 1 / (1 + np.exp(tau + d))
+        probs = np.column_stack([p_a, p_b, 1 - p_a - p_b])
+    y = draw(probs, rng)
+    y = np.where((y == 2) & (rng.random(n) < 1 / 3), 3, y)
+    return theta, a, b, y, x
+
+
+@pytest.mark.parametrize("model", TIE_MODELS)
+def test_tie_models_recover_style_tie_parameter_and_strengths(model):
+    truth = {"davidson": 1.0, "rao-kupper": 2.0}[model]
+    theta, a, b, y, x = _tie_arena(model, 31, home=0.2)
+    fit = TIE_MODELS[model][0](a, b, y, x, models=names(10), home=True, names=["length"])
+    assert fit.converged and fit.method == f"{model.replace('-', '_')}+style"
+    for key, want in (("style:length", 0.5), ("first_position", 0.2), ("tie_parameter", truth)):
+        assert abs(fit.extra[key] - want) < 4 * fit.extra_se[key], key
+    assert np.abs((fit.theta - theta) / np.sqrt(np.diag(fit.cov))).max() < 4.5
+    # ignoring style biases the ranking toward verbose models
+    naive = TIE_MODELS[model][0](a, b, y, x[:, :0])
+    assert np.abs(naive.theta - theta).max() > 3 * np.abs(fit.theta - theta).max()
+
+
+@pytest.mark.parametrize("home", [False, True])
+@pytest.mark.parametrize("model", TIE_MODELS)
+def test_tie_models_without_covariates_match_the_cell_fits(model, home):
+    _, a, b, y, _ = _tie_arena(model, 32, n=8_000, m=6, home=0.3 * home)
+    ctx = TIE_MODELS[model][0](a, b, y, np.zeros((a.size, 1)), home=home, names=["flat"])
+    cell = TIE_MODELS[model][1](to_cells(a, b, y), home=home)
+    assert ctx.extra["style:flat"] == 0.0 and np.isnan(ctx.extra_se["style:flat"])
+    np.testing.assert_allclose(ctx.theta, cell.theta, atol=1e-6)
+    np.testing.assert_allclose(ctx.cov, cell.cov, atol=1e-6)
+    np.testing.assert_allclose(ctx.loglik, cell.loglik, rtol=1e-9)
+    for key in cell.extra:
+        np.testing.assert_allclose(ctx.extra[key], cell.extra[key], atol=1e-6)
+        np.testing.assert_allclose(ctx.extra_se[key], cell.extra_se[key], atol=1e-6)
+
+
+@pytest.mark.parametrize("model", TIE_MODELS)
+def test_tie_model_weights_are_replication(model):
+    _, a, b, y, x = _tie_arena(model, 33, n=6_000, m=6)
+    fitter = TIE_MODELS[model][0]
+    mult = np.random.default_rng(0).integers(0, 3, a.size)  # bootstrap-style multiplicities
+    weighted = fitter(a, b, y, x, weight=mult.astype(float), models=names(6))
+    rep = np.repeat(np.arange(a.size), mult)
+    copied = fitter(a[rep], b[rep], y[rep], x[rep], models=names(6))
+    np.testing.assert_allclose(weighted.theta, copied.theta, atol=1e-8)
+    for key in ("style:x0", "tie_parameter"):
+        np.testing.assert_allclose(weighted.extra[key], copied.extra[key], atol=1e-8)
+    np.testing.assert_allclose(weighted.loglik, copied.loglik, rtol=1e-10)
+
+
+@pytest.mark.parametrize("model", TIE_MODELS)
+def test_tie_models_without_ties_are_contextual_bt(model):
+    _, a, b, y, x = _style_arena(34, n=5_000, m=6)
+    decisive = y < 2
+    a, b, y, x = a[decisive], b[decisive], y[decisive], x[decisive]
+    fit = TIE_MODELS[model][0](a, b, y, x, home=True)
+    bt = fit_contextual_bt(a, b, y, x, home=True)
+    assert np.isnan(fit.extra_se["tie_parameter"])
+    assert fit.extra["tie_parameter"] == {"davidson": 0.0, "rao-kupper": 1.0}[model]
+    np.testing.assert_allclose(fit.theta, bt.theta, atol=1e-8)
+    np.testing.assert_allclose(fit.cov, bt.cov, atol=1e-10)
+    np.testing.assert_allclose(fit.extra["style:x0"], bt.extra["style:x0"], atol=1e-8)
+
+
+def test_fit_contextual_dispatches_by_model_name():
+    _, a, b, y, x = _tie_arena("davidson", 35, n=4_000, m=5)
+    nm = np.array(names(5), dtype=object)
+    labels = np.asarray(WINNERS, dtype=object)[y]
+    direct = fit_contextual_davidson(a, b, y, x, models=names(5), prior=0.5, names=["length"])
+    by_name = fit_contextual("davidson", nm[a], nm[b], labels, x, prior=0.5, names=["length"])
+    np.testing.assert_allclose(by_name.theta, direct.theta, atol=1e-10)
+    assert by_name.extra == pytest.approx(direct.extra)
+    rk = fit_contextual("rao_kupper", a, b, y, x)
+    assert rk.method == "rao_kupper+style" and rk.extra["tie_parameter"] > 1.0
+    bt = fit_contextual("bt", a, b, y, x, prior=0.5)  # prior is the prior, not bt's positional reg
+    np.testing.assert_allclose(bt.theta, fit_contextual_bt(a, b, y, x, prior=0.5).theta)
+    with pytest.raises(ValueError, match="style control"):
+        fit_contextual("elo", a, b, y, x)
+    with pytest.raises(ValueError, match="float scores"):
+        fit_contextual("davidson", a, b, (y == 0).astype(float), x)

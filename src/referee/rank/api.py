@@ -222,7 +222,7 @@ def rank(
         fit, intervals = _elo(df, cells, elo_k, elo_shuffles, seed, ci, rounds, level, progress)
     elif style_list:
         fit, intervals = _style(
-            df, cells, style_list, style_unit, first_position, ci, rounds, seed, cluster, level, prior, progress
+            df, cells, model, style_list, style_unit, first_position, ci, rounds, seed, cluster, level, prior, progress
         )
         meta["method"] = f"{model}+style"
         meta["style_coefficients"] = {k.removeprefix("style:"): v for k, v in fit.extra.items() if k.startswith("style:")}
@@ -273,9 +273,9 @@ def _cell_intervals(
 
 
 def _style(
-    df, cells, style_list, unit, home, ci, rounds, seed, cluster, level, prior, progress
+    df, cells, model, style_list, unit, home, ci, rounds, seed, cluster, level, prior, progress
 ) -> tuple[Fit, Intervals | None]:
-    from referee.rank.style import fit_contextual_bt, style_features
+    from referee.rank.style import fit_contextual, style_features
 
     names, x = style_features(df, features=tuple(style_list), length_unit=unit)
     models, ia, ib = model_index(df, list(cells.models))
@@ -286,7 +286,7 @@ def _style(
 
     def fitter(mult: np.ndarray | None = None) -> Fit:
         ww = w if mult is None else w * mult
-        return fit_contextual_bt(ia, ib, y, x, weight=ww, models=models, home=home, prior=prior, names=names)
+        return fit_contextual(model, ia, ib, y, x, weight=ww, models=models, home=home, prior=prior, names=names)
 
     fit = fitter()
     fit.extra = {**fit.extra, **{f"style:{n}": fit.extra.get(f"style:{n}", np.nan) for n in names}}

@@ -9,7 +9,9 @@ ties scoring one half.  Each covariate is a normalised difference between the tw
 responses, ``(f_a − f_b) / (f_a + f_b)`` (0 when both are 0), standardised over the
 rows; ``β`` is the effect of one standard deviation of that difference.  The style-
 controlled leaderboard is ``θ`` — what the ranking would be if both responses had the
-same style.
+same style.  The tie models take the same linear predictor ``d = θ_a − θ_b + h + x_iᵀβ``
+(:func:`fit_contextual_davidson`, :func:`fit_contextual_rao_kupper`; :func:`fit_contextual`
+dispatches on the model name); all three share one per-row Newton fit.
 
 Feature extraction is byte-level numpy over the UTF-8 text (no per-row Python):
 tokens are maximal runs of bytes above 0x20 (whitespace-separated words; a cheap,
@@ -25,8 +27,9 @@ before counting too) are not counted as markdown:
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -37,7 +40,17 @@ from scipy.special import expit
 from referee.errors import InputError
 from referee.rank.cells import model_index
 from referee.rank.fit import Fit, centre
-from referee.rank.ties import line_search, mle_exists, safe_sandwich, solve_step
+from referee.rank.ties import (
+    Terms,
+    TieModel,
+    assemble_matrix,
+    assemble_vector,
+    davidson_model,
+    mle_exists,
+    newton_loop,
+    rao_kupper_model,
+    safe_sandwich,
+)
 from referee.schema import A_WINS, B_WINS, outcome_codes
 
 #: the built-in features; "markdown" expands to the three markdown counts.
@@ -295,7 +308,7 @@ def style_features(
     return names, x
 
 
-# ----------------------------------------------------------------------------- contextual BT
+# ----------------------------------------------------------------------------- contextual fits
 def _indices(
     a: np.ndarray, b: np.ndarray, models: Sequence[str] | None
 ) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
@@ -310,75 +323,146 @@ def _indices(
     return model_index(df, None if models is None else list(models))
 
 
-def _scores(outcome: np.ndarray | pd.Series) -> np.ndarray:
+def _scores(outcome: np.ndarray) -> np.ndarray:
     """Score of a: labels or integer outcome codes → 1 / 0 / ½; floats are taken as is."""
-    out = np.asarray(outcome)
-    if out.dtype.kind == "f":
-        return out.astype(float)
-    codes = out.astype(np.int64) if out.dtype.kind in "iub" else outcome_codes(out)
+    if outcome.dtype.kind == "f":
+        return outcome.astype(float)
+    codes = outcome.astype(np.int64) if outcome.dtype.kind in "iub" else outcome_codes(outcome)
     return np.where(codes == A_WINS, 1.0, np.where(codes == B_WINS, 0.0, 0.5))
 
 
-class _Contextual:
-    """Log-likelihood, gradient and information of the contextual BT model (per row)."""
+def _codes(outcome: np.ndarray) -> np.ndarray:
+    """Outcome codes from labels or integer codes (the tie models take no soft scores)."""
+    if outcome.dtype.kind == "f":
+        raise ValueError("tie models need winner labels or integer outcome codes, not float scores")
+    codes = outcome.astype(np.int64) if outcome.dtype.kind in "iub" else outcome_codes(outcome).astype(np.int64)
+    if codes.size and (codes.min() < 0 or codes.max() > 3):
+        raise ValueError("outcome codes must be 0 (a wins), 1 (b wins), 2 (tie) or 3 (tie, both bad)")
+    return codes
 
-    def __init__(self, a: np.ndarray, b: np.ndarray, y: np.ndarray, z: np.ndarray, w: np.ndarray,
-                 m: int, penalty: np.ndarray) -> None:
-        self.a, self.b, self.y, self.z, self.w, self.m = a, b, y, z, w, m
-        self.key = a * m + b
-        self.penalty = penalty  # ridge on (θ..., ξ...)
 
-    def eta(self, x: np.ndarray) -> np.ndarray:
-        th = x[: self.m]
-        return th[self.a] - th[self.b] + self.z @ x[self.m :]
+@dataclass
+class _Rows:
+    """Battles with positive weight: model indices, covariates, raw outcomes, weights."""
+
+    models: tuple[str, ...]
+    a: np.ndarray
+    b: np.ndarray
+    x: np.ndarray
+    features: list[str]
+    outcome: np.ndarray
+    w: np.ndarray
+
+
+def _rows(
+    a: np.ndarray,
+    b: np.ndarray,
+    outcome: np.ndarray | pd.Series,
+    X: np.ndarray,
+    weight: np.ndarray | None,
+    models: Sequence[str] | None,
+    names: Sequence[str] | None,
+) -> _Rows:
+    if isinstance(X, tuple):
+        names, X = X
+    models_t, ia, ib = _indices(a, b, models)
+    x = np.asarray(X, dtype=float).reshape(ia.size, -1)
+    feat = list(names) if names is not None else [f"x{j}" for j in range(x.shape[1])]
+    if len(feat) != x.shape[1]:
+        raise ValueError(f"{len(feat)} feature names for {x.shape[1]} columns")
+    out = np.asarray(outcome)
+    w = np.ones(ia.size) if weight is None else np.asarray(weight, dtype=float)
+    keep = w > 0  # zero weights (e.g. bootstrap multiplicities) carry no information
+    if not keep.all():
+        ia, ib, x, out, w = ia[keep], ib[keep], x[keep], out[keep], w[keep]
+    return _Rows(models_t, ia, ib, x, feat, out, w)
+
+
+class _RowModel:
+    """``Σ_i w_i ℓ(d_i, φ) − ½ Σ_j penalty_j x_j²`` with ``d_i = θ_a − θ_b + z_iᵀξ``.
+
+    Parameters ``x = (θ, ξ, φ)``; ``terms`` gives ℓ and its derivatives in the local
+    (d, φ) (the :data:`referee.rank.ties.Terms` contract); the chain rule to the global
+    parameters is :func:`~referee.rank.ties.assemble_matrix` with per-row ``z``.
+    """
+
+    def __init__(self, a: np.ndarray, b: np.ndarray, z: np.ndarray, w: np.ndarray, m: int, terms: Terms,
+                 penalty: np.ndarray) -> None:
+        self.a, self.b, self.z, self.w, self.m, self.terms, self.penalty = a, b, z, w, m, terms, penalty
+
+    def local(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        m, r = self.m, self.z.shape[1]
+        th = x[:m]
+        return th[self.a] - th[self.b] + self.z @ x[m : m + r], x[m + r :]
 
     def objective(self, x: np.ndarray) -> float:
-        eta = self.eta(x)
-        ll = float(self.w @ (self.y * eta - np.logaddexp(0.0, eta)))
-        return ll - 0.5 * float(self.penalty @ (x * x))
+        ll = self.terms(*self.local(x), False)[0]
+        val = float(self.w @ ll) - 0.5 * float(self.penalty @ (x * x))
+        return val if np.isfinite(val) else -np.inf
 
-    def _signed(self, c: np.ndarray) -> np.ndarray:
-        return np.bincount(self.a, weights=c, minlength=self.m) - np.bincount(self.b, weights=c, minlength=self.m)
-
-    def matrix(self, c: np.ndarray) -> np.ndarray:
-        """Σ_i c_i u_i u_iᵀ with u_i = (e_a − e_b, z_i): Laplacian, bincount cross, dense p×p."""
-        m, r = self.m, self.z.shape[1]
-        out = np.empty((m + r, m + r))
-        off = np.bincount(self.key, weights=c, minlength=m * m).reshape(m, m)
-        lap = -(off + off.T)
-        lap[np.diag_indices(m)] += np.bincount(self.a, weights=c, minlength=m) + np.bincount(
-            self.b, weights=c, minlength=m)
-        out[:m, :m] = lap
-        cz = self.z * c[:, None]
-        for j in range(r):
-            out[:m, m + j] = out[m + j, :m] = self._signed(cz[:, j])
-        out[m:, m:] = self.z.T @ cz
-        return out
+    def matrix(self, q: np.ndarray) -> np.ndarray:
+        return assemble_matrix(self.a, self.b, self.m, q, self.z)
 
     def derivatives(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Gradient, information (negative Hessian) and per-row weighted residuals."""
-        mu = expit(self.eta(x))
-        res = self.w * (self.y - mu)
-        grad = np.concatenate([self._signed(res), self.z.T @ res]) - self.penalty * x
-        info = self.matrix(self.w * mu * (1.0 - mu))
+        """Gradient, information (negative Hessian) and per-row weighted local scores."""
+        _, g, h = self.terms(*self.local(x), True)
+        g = g * self.w[:, None]
+        grad = assemble_vector(self.a, self.b, self.m, g, self.z) - self.penalty * x
+        info = self.matrix(-self.w[:, None, None] * h)
         info[np.diag_indices_from(info)] += self.penalty
-        return grad, info, res
+        return grad, info, g
 
 
-def _newton(model: _Contextual, x: np.ndarray, max_iter: int, tol: float) -> tuple[np.ndarray, float, int, bool]:
-    f = model.objective(x)
-    for it in range(1, max_iter + 1):
-        grad, info, _ = model.derivatives(x)
-        if np.abs(grad).max() <= tol:
-            return x, f, it, True
-        step = solve_step(info, grad, model.m)
-        x_new, f_new, t = line_search(model.objective, x, f, step, model.m)
-        if x_new is None:
-            return x, f, it, False
-        x, f = x_new, f_new
-        if np.abs(t * step).max() < 1e-13:
-            return x, f, it, True
-    return x, f, max_iter, False
+def _logistic_terms(y: np.ndarray) -> Terms:
+    """Bernoulli (quasi-)log-likelihood ``y·d − log(1 + e^d)`` of a score ``y`` ∈ [0, 1]."""
+
+    def terms(d: np.ndarray, phi: np.ndarray, derivs: bool) -> tuple:
+        ll = y * d - np.logaddexp(0.0, d)
+        if not derivs:
+            return ll, None, None
+        mu = expit(d)
+        return ll, (y - mu)[:, None], (-mu * (1.0 - mu))[:, None, None]
+
+    return terms
+
+
+def _fit_rows(
+    rows: _Rows, terms: Terms, phi0: np.ndarray, codes: np.ndarray, method: str, *,
+    home: bool, prior: float, reg: float, max_iter: int, gtol: float, phi_names: Sequence[str] = (),
+) -> tuple[Fit, dict[str, float], dict[str, float]]:
+    """Per-row Newton fit of θ (centred), h, β and the model's own φ; sandwich covariance
+    from per-row scores.  Returns the Fit and the raw φ estimates and SEs by name."""
+    m, x_all = len(rows.models), rows.x
+    p, q = x_all.shape[1], len(phi0)
+    used = np.flatnonzero(np.any(x_all != 0, axis=0)) if p else np.zeros(0, dtype=np.int64)
+    z = np.asfortranarray(np.column_stack([np.ones(rows.a.size), x_all[:, used]]) if home else x_all[:, used])
+    r = z.shape[1]
+    penalty = np.concatenate([np.full(m, prior), np.zeros(int(home)), np.full(used.size, reg), np.zeros(q)])
+    model = _RowModel(rows.a, rows.b, z, rows.w, m, terms, penalty)
+    tol = max(gtol, 1e-14 * float(rows.w.sum()))
+    x0 = np.concatenate([np.zeros(m + r), np.asarray(phi0, dtype=float)])
+    x, f, iters, converged = newton_loop(model.objective, model.derivatives, x0, m, max_iter, tol)
+    _, info, g = model.derivatives(x)
+    identified = prior > 0 or mle_exists(rows.a, rows.b, codes, m)
+    converged = converged and identified
+    cov = safe_sandwich(info, model.matrix(g[:, :, None] * g[:, None, :]), m, identified)
+    x[:m] = centre(x[:m])
+    se = np.sqrt(np.clip(np.diag(cov), 0.0, None)) if cov is not None else np.full(x.size, np.nan)
+    extra: dict[str, float] = {}
+    extra_se: dict[str, float] = {}
+    if home:
+        extra["first_position"], extra_se["first_position"] = float(x[m]), float(se[m])
+    for j, nm in enumerate(rows.features):
+        hit = np.flatnonzero(used == j)
+        pos = m + int(home) + int(hit[0]) if hit.size else None
+        extra[f"style:{nm}"] = float(x[pos]) if pos is not None else 0.0
+        extra_se[f"style:{nm}"] = float(se[pos]) if pos is not None else float("nan")
+    raw = {nm: float(x[m + r + k]) for k, nm in enumerate(phi_names)}
+    raw_se = {nm: float(se[m + r + k]) for k, nm in enumerate(phi_names)}
+    loglik = f + 0.5 * float(penalty @ (x * x))
+    fit = Fit(models=rows.models, theta=x[:m].copy(), cov=None if cov is None else cov[:m, :m], extra=extra,
+              extra_se=extra_se, loglik=loglik, iterations=iters, converged=converged, method=method)
+    return fit, raw, raw_se
 
 
 def fit_contextual_bt(
@@ -405,47 +489,113 @@ def fit_contextual_bt(
     feature, the feature block dense p×p — never an N×M design matrix.  ``reg`` is an
     L2 penalty on β, ``prior`` one on θ.  Coefficients are reported as
     ``extra["style:<name>"]`` (and ``first_position`` = h) with sandwich SEs from
-    per-row scores.  All-zero columns of X are dropped (β = 0, SE nan).  Without a prior,
-    data with no finite MLE (Ford's condition fails) give ``converged=False``, ``cov=None``.
+    per-row scores.  All-zero columns of X are dropped (β = 0, SE nan); rows of zero
+    weight are dropped.  Without a prior, data with no finite MLE (Ford's condition
+    fails) give ``converged=False``, ``cov=None``.
     """
-    if isinstance(X, tuple):
-        names, X = X
-    x_all = np.asarray(X, dtype=float).reshape(len(np.asarray(a)), -1)
-    p = x_all.shape[1]
-    feat = list(names) if names is not None else [f"x{j}" for j in range(p)]
-    if len(feat) != p:
-        raise ValueError(f"{len(feat)} feature names for {p} columns")
-    models_t, ia, ib = _indices(a, b, models)
-    m = len(models_t)
-    y = _scores(outcome)
-    w = np.ones(ia.size) if weight is None else np.asarray(weight, dtype=float)
-    used = np.flatnonzero(np.any(x_all != 0, axis=0)) if p else np.zeros(0, dtype=np.int64)
-    z = x_all[:, used]
-    if home:
-        z = np.column_stack([np.ones(ia.size), z])
-    penalty = np.concatenate([np.full(m, prior), np.zeros(int(home)), np.full(used.size, reg)])
-    model = _Contextual(ia, ib, y, z, w, m, penalty)
-    tol = max(gtol, 1e-14 * float(np.abs(w).sum()))
-    x, f, iters, converged = _newton(model, np.zeros(m + z.shape[1]), max_iter, tol)
-    _, info, res = model.derivatives(x)
+    rows = _rows(a, b, outcome, X, weight, models, names)
+    y = _scores(rows.outcome)
     decisive = np.where(y >= 1.0, A_WINS, np.where(y <= 0.0, B_WINS, 2))  # soft: both ways
-    identified = prior > 0 or mle_exists(ia, ib, decisive, m)
-    converged = converged and identified
-    cov = safe_sandwich(info, model.matrix(res * res), m, identified)
-    x[:m] = centre(x[:m])
-    se = np.sqrt(np.clip(np.diag(cov), 0.0, None)) if cov is not None else np.full(x.size, np.nan)
-    extra: dict[str, float] = {}
-    extra_se: dict[str, float] = {}
-    if home:
-        extra["first_position"], extra_se["first_position"] = float(x[m]), float(se[m])
-    for j, nm in enumerate(feat):
-        hit = np.flatnonzero(used == j)
-        pos = m + int(home) + int(hit[0]) if hit.size else None
-        extra[f"style:{nm}"] = float(x[pos]) if pos is not None else 0.0
-        extra_se[f"style:{nm}"] = float(se[pos]) if pos is not None else float("nan")
-    loglik = f + 0.5 * float(penalty @ (x * x))
-    return Fit(models=models_t, theta=x[:m].copy(), cov=None if cov is None else cov[:m, :m], extra=extra,
-               extra_se=extra_se, loglik=loglik, iterations=iters, converged=converged, method="style")
+    fit, _, _ = _fit_rows(rows, _logistic_terms(y), np.zeros(0), decisive, "style", home=home, prior=prior, reg=reg,
+                          max_iter=max_iter, gtol=gtol)
+    return fit
+
+
+def _fit_tie_model(
+    tie_model: Callable[[np.ndarray, np.ndarray], TieModel], rows: _Rows, home: bool, prior: float, reg: float,
+    max_iter: int, gtol: float,
+) -> Fit:
+    codes = _codes(rows.outcome)
+    spec = tie_model(codes, rows.w)
+    fit, raw, raw_se = _fit_rows(rows, spec.terms, spec.phi0, codes, f"{spec.method}+style", home=home, prior=prior,
+                                 reg=reg, max_iter=max_iter, gtol=gtol, phi_names=spec.names)
+    spec.report(fit, raw, raw_se)
+    return fit
+
+
+def fit_contextual_davidson(
+    a: np.ndarray,
+    b: np.ndarray,
+    outcome: np.ndarray | pd.Series,
+    X: np.ndarray,
+    weight: np.ndarray | None = None,
+    models: Sequence[str] | None = None,
+    home: bool = False,
+    prior: float = 0.0,
+    names: Sequence[str] | None = None,
+    *,
+    reg: float = 0.0,
+    max_iter: int = 100,
+    gtol: float = 1e-9,
+) -> Fit:
+    """Davidson (1970) tie model with per-row covariates in the linear predictor.
+
+    With ``d = θ_a − θ_b + h + x_iᵀβ``: ``P(a) = e^{d/2} / (e^{d/2} + e^{−d/2} + ν)``,
+    ``P(b) = e^{−d/2} / (…)``, ``P(tie) = ν / (…)`` (both tie labels) — with x = 0 the
+    Davidson model of :func:`~referee.rank.ties.fit_davidson`.  ``outcome`` is winner
+    labels or integer outcome codes; ``weight`` are likelihood weights (rows of weight
+    0 are dropped).  Reports ``extra["tie_parameter"] = ν`` (delta-method SE; 0 with SE
+    nan when the data have no ties), ``extra["style:<name>"] = β`` and, with ``home``,
+    ``extra["first_position"] = h``, all with sandwich SEs from per-row scores.
+    Arguments otherwise as in :func:`fit_contextual_bt`.
+    """
+    rows = _rows(a, b, outcome, X, weight, models, names)
+    return _fit_tie_model(davidson_model, rows, home, prior, reg, max_iter, gtol)
+
+
+def fit_contextual_rao_kupper(
+    a: np.ndarray,
+    b: np.ndarray,
+    outcome: np.ndarray | pd.Series,
+    X: np.ndarray,
+    weight: np.ndarray | None = None,
+    models: Sequence[str] | None = None,
+    home: bool = False,
+    prior: float = 0.0,
+    names: Sequence[str] | None = None,
+    *,
+    reg: float = 0.0,
+    max_iter: int = 100,
+    gtol: float = 1e-9,
+) -> Fit:
+    """Rao–Kupper (1967) tie model with per-row covariates in the linear predictor.
+
+    With ``d = θ_a − θ_b + h + x_iᵀβ`` and ``τ = log θ_RK``: ``P(a) = σ(d − τ)``,
+    ``P(b) = σ(−d − τ)``, ``P(tie)`` the rest — with x = 0 the model of
+    :func:`~referee.rank.ties.fit_rao_kupper`.  Reports ``extra["tie_parameter"] = θ_RK``
+    (delta-method SE; 1 with SE nan without ties); otherwise as
+    :func:`fit_contextual_davidson`.
+    """
+    rows = _rows(a, b, outcome, X, weight, models, names)
+    return _fit_tie_model(rao_kupper_model, rows, home, prior, reg, max_iter, gtol)
+
+
+#: model name (as on the command line) → contextual fitter.
+CONTEXTUAL: dict[str, Callable[..., Fit]] = {
+    "bt": fit_contextual_bt,
+    "davidson": fit_contextual_davidson,
+    "rao-kupper": fit_contextual_rao_kupper,
+}
+
+
+def fit_contextual(
+    model: str,
+    a: np.ndarray,
+    b: np.ndarray,
+    outcome: np.ndarray | pd.Series,
+    X: np.ndarray,
+    weight: np.ndarray | None = None,
+    models: Sequence[str] | None = None,
+    home: bool = False,
+    prior: float = 0.0,
+    names: Sequence[str] | None = None,
+) -> Fit:
+    """Style-controlled fit of ``model`` (``"bt"``, ``"davidson"`` or ``"rao-kupper"``;
+    ``rao_kupper`` is accepted too) on per-row covariates ``X``."""
+    key = model.replace("_", "-")
+    if key not in CONTEXTUAL:
+        raise ValueError(f"style control needs model 'bt', 'davidson' or 'rao-kupper', not {model!r}")
+    return CONTEXTUAL[key](a, b, outcome, X, weight=weight, models=models, home=home, prior=prior, names=names)
 
 
 def style_control(

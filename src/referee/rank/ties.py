@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-from scipy.special import expit, log_expit, logsumexp
+from scipy.special import expit
 
 from referee.rank.cells import Cells
 from referee.rank.fit import Fit, centre, sandwich
@@ -45,6 +45,15 @@ Terms = Callable[[np.ndarray, np.ndarray, bool], tuple[np.ndarray, np.ndarray | 
 
 
 # ----------------------------------------------------------------------------- per-cell terms
+def _symmetric(k: int, n: int, entry: Callable[[int, int], np.ndarray]) -> np.ndarray:
+    """(k, n, n) array from its upper-triangle entries ``entry(s, t)``, s ≤ t (1-D each)."""
+    out = np.empty((k, n, n))
+    for s in range(n):
+        for t in range(s, n):
+            out[:, s, t] = out[:, t, s] = entry(s, t)
+    return out
+
+
 def softmax_terms(
     d: np.ndarray, phi: np.ndarray, cat: np.ndarray, design: np.ndarray, derivs: bool = True
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
@@ -52,26 +61,45 @@ def softmax_terms(
 
     ``u_c = design[c] · (d, φ)`` and ``P(c) = softmax(u)_c``; ``cat`` is each cell's
     category.  Gradient ``Aᵀ(e_y − p)``, Hessian ``−Aᵀ(diag p − p pᵀ)A`` (A = design).
+    Computed one category column at a time: products with a tiny inner dimension are
+    slow in numpy, and this runs per row for the style-controlled fits.
     """
     k = d.shape[0]
-    local = np.empty((k, design.shape[1]))
-    local[:, 0] = d
-    local[:, 1:] = phi
-    u = local @ design.T
-    lse = logsumexp(u, axis=1)
-    rows = np.arange(k)
-    ll = u[rows, cat] - lse
+    n_cat, q1 = design.shape
+    base = design[:, 1:] @ phi
+    u = [design[c, 0] * d + base[c] for c in range(n_cat)]
+    top = u[0].copy()
+    for uc in u[1:]:
+        np.maximum(top, uc, out=top)
+    e = [np.exp(uc - top) for uc in u]
+    tot = e[0].copy()
+    for ec in e[1:]:
+        tot += ec
+    ll = design[cat, 0] * d + base[cat] - top - np.log(tot)
     if not derivs:
         return ll, None, None
-    p = np.exp(u - lse[:, None])
-    resid = -p
-    resid[rows, cat] += 1.0
-    grad = resid @ design
-    pa = p @ design  # (K, 1+q): Σ_c p_c A_c
-    q1 = design.shape[1]
-    outer = (design[:, :, None] * design[:, None, :]).reshape(design.shape[0], q1 * q1)
-    hess = pa[:, :, None] * pa[:, None, :] - (p @ outer).reshape(k, q1, q1)
+    p = [ec / tot for ec in e]
+
+    def moment(cols: tuple[int, ...]) -> np.ndarray:
+        """Σ_c p_c Π_{s ∈ cols} A_cs."""
+        acc = np.zeros(k)
+        for c in range(n_cat):
+            coef = float(np.prod(design[c, list(cols)]))
+            if coef:
+                acc += coef * p[c]
+        return acc
+
+    mean = [moment((s,)) for s in range(q1)]
+    grad = np.empty((k, q1))
+    for s in range(q1):
+        grad[:, s] = design[cat, s] - mean[s]
+    hess = _symmetric(k, q1, lambda s, t: mean[s] * mean[t] - moment((s, t)))
     return ll, grad, hess
+
+
+def _log_expit(x: np.ndarray) -> np.ndarray:
+    """``log σ(x)``, stable for any x including ±inf (faster than scipy's ``log_expit``)."""
+    return -(np.log1p(np.exp(-np.abs(x))) + np.maximum(-x, 0.0))
 
 
 def cumulative_terms(
@@ -87,6 +115,8 @@ def cumulative_terms(
     Category ``j`` of ``J`` lies between cut-points ``c_{j−1} < c_j`` (``c_0 = −∞``,
     ``c_J = +∞``) with ``c = cut_matrix @ φ + cut_offset``.  Uses the stable form
     ``σ(h) − σ(l) = σ(h) σ(−l) (1 − e^{l−h})``.  Cut-points out of order give −inf.
+    Derivatives by the chain rule through ``(hi, lo) = (c_j − d, c_{j−1} − d)``, one
+    parameter column at a time.
     """
     cuts = cut_matrix @ phi + cut_offset
     k = d.shape[0]
@@ -96,7 +126,7 @@ def cumulative_terms(
     hi = cpad[cat + 1] - d
     lo = cpad[cat] - d
     den = -np.expm1(lo - hi)
-    ll = log_expit(hi) + log_expit(-lo) + np.log(den)
+    ll = _log_expit(hi) + _log_expit(-lo) + np.log(den)
     if not derivs:
         return ll, None, None
     s_hi, s_lo = expit(hi), expit(lo)
@@ -104,23 +134,23 @@ def cumulative_terms(
     r_lo = s_lo / (s_hi * den)  # f(lo)/D
     q = cut_matrix.shape[1]
     cmat = np.vstack([np.zeros((1, q)), cut_matrix, np.zeros((1, q))])
-    jac = np.empty((k, 2, 1 + q))  # d(hi, lo)/d(d, φ)
-    jac[:, :, 0] = -1.0
-    jac[:, 0, 1:] = cmat[cat + 1]
-    jac[:, 1, 1:] = cmat[cat]
-    lz = np.stack([r_hi, -r_lo], axis=1)
-    lzz = np.empty((k, 2, 2))
-    lzz[:, 0, 0] = r_hi * (1.0 - 2.0 * s_hi) - r_hi**2
-    lzz[:, 1, 1] = -r_lo * (1.0 - 2.0 * s_lo) - r_lo**2
-    lzz[:, 0, 1] = lzz[:, 1, 0] = r_hi * r_lo
-    jac_t = jac.transpose(0, 2, 1)
-    grad = np.matmul(jac_t, lz[:, :, None])[:, :, 0]
-    hess = np.matmul(jac_t, np.matmul(lzz, jac))
+    # d(hi)/d(d, φ) and d(lo)/d(d, φ), column by column
+    j_hi = [-1.0, *(cmat[cat + 1, s] for s in range(q))]
+    j_lo = [-1.0, *(cmat[cat, s] for s in range(q))]
+    l_hh = r_hi * (1.0 - 2.0 * s_hi) - r_hi**2
+    l_ll = -r_lo * (1.0 - 2.0 * s_lo) - r_lo**2
+    l_hl = r_hi * r_lo
+    grad = np.empty((k, 1 + q))
+    for s in range(1 + q):
+        grad[:, s] = j_hi[s] * r_hi - j_lo[s] * r_lo
+    v_hi = [l_hh * j_hi[t] + l_hl * j_lo[t] for t in range(1 + q)]
+    v_lo = [l_hl * j_hi[t] + l_ll * j_lo[t] for t in range(1 + q)]
+    hess = _symmetric(k, 1 + q, lambda s, t: j_hi[s] * v_hi[t] + j_lo[s] * v_lo[t])
     return ll, grad, hess
 
 
 # ----------------------------------------------------------------------------- assembly
-def _laplacian(a: np.ndarray, b: np.ndarray, m: int, c: np.ndarray) -> np.ndarray:
+def laplacian(a: np.ndarray, b: np.ndarray, m: int, c: np.ndarray) -> np.ndarray:
     """Σ_k c_k (e_a − e_b)(e_a − e_b)ᵀ via bincount (no dense design matrix)."""
     off = np.bincount(a * m + b, weights=c, minlength=m * m).reshape(m, m)
     lap = -(off + off.T)
@@ -128,27 +158,44 @@ def _laplacian(a: np.ndarray, b: np.ndarray, m: int, c: np.ndarray) -> np.ndarra
     return lap
 
 
-def _signed(a: np.ndarray, b: np.ndarray, m: int, c: np.ndarray) -> np.ndarray:
+def signed_sum(a: np.ndarray, b: np.ndarray, m: int, c: np.ndarray) -> np.ndarray:
     """Σ_k c_k (e_a − e_b)."""
     return np.bincount(a, weights=c, minlength=m) - np.bincount(b, weights=c, minlength=m)
 
 
-def assemble_matrix(a: np.ndarray, b: np.ndarray, m: int, q: np.ndarray) -> np.ndarray:
-    """Global (M+r)² matrix from per-cell (1+r)² blocks over (d, ξ), where ∂d/∂θ = e_a − e_b."""
+def assemble_matrix(a: np.ndarray, b: np.ndarray, m: int, q: np.ndarray, z: np.ndarray | None = None) -> np.ndarray:
+    """Global matrix from per-observation (1+r)² blocks ``q`` over the local (d, ξ).
+
+    ``∂d/∂θ = e_a − e_b``; with per-observation covariates ``z`` (K × p) the linear
+    predictor is ``d = θ_a − θ_b + zᵀβ`` and the parameters are (θ, β, ξ), so the
+    result is (M+p+r)²: the θ block a bincount Laplacian, θ–(β, ξ) one bincount per
+    column, the rest dense and small.  Never forms a K×M design matrix.
+    """
+    p = 0 if z is None else z.shape[1]
     r = q.shape[1] - 1
-    out = np.empty((m + r, m + r))
-    out[:m, :m] = _laplacian(a, b, m, q[:, 0, 0])
-    for j in range(r):
-        col = _signed(a, b, m, q[:, 0, 1 + j])
-        out[:m, m + j] = col
-        out[m + j, :m] = col
-    out[m:, m:] = q[:, 1:, 1:].sum(axis=0)
+    out = np.empty((m + p + r, m + p + r))
+    qdd = q[:, 0, 0]
+    out[:m, :m] = laplacian(a, b, m, qdd)
+    zq = None if z is None else z * qdd[:, None]  # keeps z's (column-major) layout
+    cross = [*(() if zq is None else zq.T), *q[:, 0, 1:].T]
+    for j, col in enumerate(cross):
+        out[:m, m + j] = out[m + j, :m] = signed_sum(a, b, m, col)
+    if z is not None:
+        out[m : m + p, m : m + p] = z.T @ zq
+        out[m : m + p, m + p :] = z.T @ q[:, 0, 1:]
+        out[m + p :, m : m + p] = out[m : m + p, m + p :].T
+    out[m + p :, m + p :] = q[:, 1:, 1:].sum(axis=0)
     return out
 
 
-def assemble_vector(a: np.ndarray, b: np.ndarray, m: int, g: np.ndarray) -> np.ndarray:
-    """Global gradient from per-cell gradients over (d, ξ)."""
-    return np.concatenate([_signed(a, b, m, g[:, 0]), g[:, 1:].sum(axis=0)])
+def assemble_vector(a: np.ndarray, b: np.ndarray, m: int, g: np.ndarray, z: np.ndarray | None = None) -> np.ndarray:
+    """Global gradient from per-observation gradients over the local (d, ξ); ``z`` as in
+    :func:`assemble_matrix`."""
+    parts = [signed_sum(a, b, m, g[:, 0])]
+    if z is not None:
+        parts.append(z.T @ g[:, 0])
+    parts.append(g[:, 1:].sum(axis=0))
+    return np.concatenate(parts)
 
 
 def mle_exists(a: np.ndarray, b: np.ndarray, y: np.ndarray, m: int) -> bool:
@@ -197,6 +244,32 @@ def line_search(
             return x_new, f_new, t
         t *= 0.5
     return None, f, 0.0
+
+
+def newton_loop(
+    objective: Callable[[np.ndarray], float],
+    derivatives: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]],
+    x: np.ndarray,
+    m: int,
+    max_iter: int,
+    tol: float,
+) -> tuple[np.ndarray, float, int, bool]:
+    """Damped Newton on a concave objective whose first ``m`` parameters are strengths:
+    ``derivatives(x)`` gives (gradient, information, …).  Stops when the gradient
+    sup-norm is ≤ ``tol`` or the step vanishes.  Returns (x, f(x), iterations, converged)."""
+    f = objective(x)
+    for it in range(1, max_iter + 1):
+        grad, info, _ = derivatives(x)
+        if np.abs(grad).max() <= tol:
+            return x, f, it, True
+        step = solve_step(info, grad, m)
+        x_new, f_new, t = line_search(objective, x, f, step, m)
+        if x_new is None:
+            return x, f, it, False
+        x, f = x_new, f_new
+        if np.abs(t * step).max() < 1e-13:
+            return x, f, it, True
+    return x, f, max_iter, False
 
 
 @dataclass
@@ -260,23 +333,8 @@ def newton_cells(
         info[np.diag_indices(m)] += prior
         return grad, info, g
 
-    f = objective(x)
-    converged, it = False, 0
-    while it < max_iter:
-        it += 1
-        grad, info, _ = derivatives(x)
-        if np.abs(grad).max() <= tol:
-            converged = True
-            break
-        step = solve_step(info, grad, m)
-        x_new, f_new, t = line_search(objective, x, f, step, m)
-        if x_new is None:
-            break
-        x, f = x_new, f_new
-        if np.abs(t * step).max() < 1e-13:
-            converged = True
-            break
-    grad, info, g = derivatives(x)
+    x, f, it, converged = newton_loop(objective, derivatives, x, m, max_iter, tol)
+    _, info, g = derivatives(x)
     nn = np.where(cells.n > 0, cells.n, 1.0)
     u = g * (w / np.sqrt(nn))[:, None]
     score_cov = assemble_matrix(a, b, m, u[:, :, None] * u[:, None, :])
@@ -314,15 +372,66 @@ def to_fit(
     return fit, raw, raw_se
 
 
-def tie_share(cells: Cells) -> float:
-    """Weighted share of ties (either tie label) among the cells."""
-    tot = float(cells.w.sum())
-    return float(cells.w[cells.y >= 2].sum()) / tot if tot > 0 else 0.0
+def tie_share(y: np.ndarray, w: np.ndarray) -> float:
+    """Weighted share of ties (either tie label) among outcome codes ``y``."""
+    tot = float(w.sum())
+    return float(w[y >= 2].sum()) / tot if tot > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class TieModel:
+    """A tie model bound to outcome codes: its per-observation ``terms`` in (d, φ), the
+    start ``phi0``, and how φ is reported.  ``param`` names the log tie parameter in φ;
+    without ties in the data it is None and the tie parameter is fixed at ``fixed``."""
+
+    terms: Terms
+    phi0: np.ndarray
+    method: str
+    param: str | None
+    fixed: float
+
+    @property
+    def names(self) -> list[str]:
+        return [] if self.param is None else [self.param]
+
+    def report(self, fit: Fit, raw: dict[str, float], raw_se: dict[str, float]) -> None:
+        """Set ``extra["tie_parameter"]`` (exp of the log parameter, delta-method SE)."""
+        if self.param is None:
+            value, se = self.fixed, float("nan")
+        else:
+            value = float(np.exp(raw[self.param]))
+            se = value * raw_se[self.param]
+        fit.extra["tie_parameter"], fit.extra_se["tie_parameter"] = value, se
+
+
+def _fit_cells(cells: Cells, model: Callable[[np.ndarray, np.ndarray], TieModel], home: bool, prior: float) -> Fit:
+    cells = cells.select(cells.w > 0)
+    spec = model(cells.y, cells.w)
+    sol = newton_cells(cells, spec.terms, spec.phi0, home=home, prior=prior)
+    fit, raw, raw_se = to_fit(cells, sol, spec.names, spec.method, home)
+    spec.report(fit, raw, raw_se)
+    return fit
 
 
 # ----------------------------------------------------------------------------- Davidson
 _DAVIDSON_TIES = np.array([[0.5, 0.0], [-0.5, 0.0], [0.0, 1.0]])
 _DAVIDSON_NO_TIES = np.array([[0.5], [-0.5]])
+
+
+def davidson_model(y: np.ndarray, w: np.ndarray) -> TieModel:
+    """Davidson terms for outcome codes ``y`` (weights ``w`` set the start of log ν):
+    utilities ``(d/2, −d/2, log ν)`` for (a wins, b wins, tie), i.e.
+    ``P(a) = e^{d/2} / (e^{d/2} + e^{−d/2} + ν)``."""
+    t = tie_share(y, w)
+    cat = np.where(y >= 2, 2, np.where(y == A_WINS, 0, 1))
+    has_ties = t > 0
+    design = _DAVIDSON_TIES if has_ties else _DAVIDSON_NO_TIES
+    phi0 = np.array([np.log(2 * min(t, 0.999) / (1 - min(t, 0.999)))]) if has_ties else np.zeros(0)
+
+    def terms(d: np.ndarray, phi: np.ndarray, derivs: bool) -> tuple:
+        return softmax_terms(d, phi, cat, design, derivs)
+
+    return TieModel(terms, phi0, "davidson", "log_nu" if has_ties else None, 0.0)
 
 
 def fit_davidson(cells: Cells, home: bool = False, prior: float = 0.0) -> Fit:
@@ -334,27 +443,29 @@ def fit_davidson(cells: Cells, home: bool = False, prior: float = 0.0) -> Fit:
     ``extra["first_position"] = h``.  Without ties ν is fixed at 0 (plain Bradley–Terry,
     SE nan).  ``prior`` adds ``−½·prior·‖θ‖²`` (keeps degenerate data finite).
     """
-    cells = cells.select(cells.w > 0)
-    t = tie_share(cells)
-    cat = np.where(cells.y >= 2, 2, np.where(cells.y == A_WINS, 0, 1))
-    has_ties = t > 0
-    design = _DAVIDSON_TIES if has_ties else _DAVIDSON_NO_TIES
-    phi0 = np.array([np.log(2 * min(t, 0.999) / (1 - min(t, 0.999)))]) if has_ties else np.zeros(0)
-
-    def terms(d: np.ndarray, phi: np.ndarray, derivs: bool) -> tuple:
-        return softmax_terms(d, phi, cat, design, derivs)
-
-    sol = newton_cells(cells, terms, phi0, home=home, prior=prior)
-    fit, raw, raw_se = to_fit(cells, sol, ["log_nu"] if has_ties else [], "davidson", home)
-    if has_ties:
-        nu = float(np.exp(raw["log_nu"]))
-        fit.extra["tie_parameter"], fit.extra_se["tie_parameter"] = nu, nu * raw_se["log_nu"]
-    else:
-        fit.extra["tie_parameter"], fit.extra_se["tie_parameter"] = 0.0, float("nan")
-    return fit
+    return _fit_cells(cells, davidson_model, home, prior)
 
 
 # ----------------------------------------------------------------------------- Rao–Kupper
+def rao_kupper_model(y: np.ndarray, w: np.ndarray) -> TieModel:
+    """Rao–Kupper terms for outcome codes ``y``: cumulative logit over (b wins, tie,
+    a wins) with cut-points ``∓τ``, ``τ = log θ_RK``, so ``P(a) = σ(d − τ)``."""
+    t = tie_share(y, w)
+    has_ties = t > 0
+    if has_ties:
+        cat = np.where(y >= 2, 1, np.where(y == B_WINS, 0, 2))
+        cmat, c0 = np.array([[-1.0], [1.0]]), np.zeros(2)
+        phi0 = np.array([2.0 * np.arctanh(min(t, 0.999))])
+    else:
+        cat = np.where(y == B_WINS, 0, 1)
+        cmat, c0, phi0 = np.zeros((1, 0)), np.zeros(1), np.zeros(0)
+
+    def terms(d: np.ndarray, phi: np.ndarray, derivs: bool) -> tuple:
+        return cumulative_terms(d, phi, cat, cmat, c0, derivs)
+
+    return TieModel(terms, phi0, "rao_kupper", "tau" if has_ties else None, 1.0)
+
+
 def fit_rao_kupper(cells: Cells, home: bool = False, prior: float = 0.0) -> Fit:
     """Rao–Kupper (1967) tie model, by maximum likelihood on cells.
 
@@ -363,25 +474,4 @@ def fit_rao_kupper(cells: Cells, home: bool = False, prior: float = 0.0) -> Fit:
     and ``d = θ_a − θ_b (+ h)``.  Reports ``extra["tie_parameter"] = θ_RK`` (delta-method SE)
     and ``extra["first_position"] = h``.  Without ties θ_RK is fixed at 1 (SE nan).
     """
-    cells = cells.select(cells.w > 0)
-    t = tie_share(cells)
-    has_ties = t > 0
-    if has_ties:
-        cat = np.where(cells.y >= 2, 1, np.where(cells.y == B_WINS, 0, 2))
-        cmat, c0 = np.array([[-1.0], [1.0]]), np.zeros(2)
-        phi0 = np.array([2.0 * np.arctanh(min(t, 0.999))])
-    else:
-        cat = np.where(cells.y == B_WINS, 0, 1)
-        cmat, c0, phi0 = np.zeros((1, 0)), np.zeros(1), np.zeros(0)
-
-    def terms(d: np.ndarray, phi: np.ndarray, derivs: bool) -> tuple:
-        return cumulative_terms(d, phi, cat, cmat, c0, derivs)
-
-    sol = newton_cells(cells, terms, phi0, home=home, prior=prior)
-    fit, raw, raw_se = to_fit(cells, sol, ["tau"] if has_ties else [], "rao_kupper", home)
-    if has_ties:
-        th = float(np.exp(raw["tau"]))
-        fit.extra["tie_parameter"], fit.extra_se["tie_parameter"] = th, th * raw_se["tau"]
-    else:
-        fit.extra["tie_parameter"], fit.extra_se["tie_parameter"] = 1.0, float("nan")
-    return fit
+    return _fit_cells(cells, rao_kupper_model, home, prior)
