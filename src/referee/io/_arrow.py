@@ -16,11 +16,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from referee.schema import CANONICAL
+from referee.io._source import no_gc
 
 
 class Fallback(Exception):
     """The fast path cannot vouch for this input; re-read it slowly."""
+
+
+#: what the fast path may raise on odd input (e.g. invalid UTF-8 in a key): all mean "re-read slowly"
+FAST_PATH_ERRORS = (Fallback, pa.ArrowException, ValueError, TypeError, KeyError, IndexError, OverflowError)
 
 
 def read_jsonl(src: Any) -> pa.Table:
@@ -31,11 +35,29 @@ def read_jsonl(src: Any) -> pa.Table:
         raise Fallback(str(exc)) from None
 
 
+def from_records(records: list[tuple[int, dict[str, Any]]], keys: frozenset[str] | None = None) -> pa.Table:
+    """An arrow table from parsed JSON records (e.g. a JSON array), one inferred column per key.
+
+    ``keys`` limits the columns built.  Mixed types in a column raise :class:`Fallback`.
+    """
+    present: set[str] = set()
+    for _, rec in records:
+        present.update(rec)
+    names = sorted(present if keys is None else present & keys)
+    try:
+        with no_gc():
+            return pa.table({k: pa.array([rec.get(k) for _, rec in records]) for k in names})
+    except (pa.ArrowException, ValueError, TypeError, OverflowError) as exc:
+        raise Fallback(str(exc)) from None
+
+
 def is_text(t: pa.DataType) -> bool:
+    """Any arrow string type."""
     return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
 
 
 def is_number(t: pa.DataType) -> bool:
+    """Integer or floating point (not boolean)."""
     return pa.types.is_integer(t) or pa.types.is_floating(t)
 
 
@@ -66,6 +88,7 @@ def text(col: pa.ChunkedArray, *, required: bool = False, ids: bool = False) -> 
 
 
 def number(col: pa.ChunkedArray, *, integer: bool = False) -> pa.ChunkedArray | None:
+    """A numeric column (integers only when ``integer``); booleans and strings are refused."""
     t = col.type
     if pa.types.is_null(t):
         return None
@@ -75,6 +98,7 @@ def number(col: pa.ChunkedArray, *, integer: bool = False) -> pa.ChunkedArray | 
 
 
 def boolean(col: pa.ChunkedArray) -> pa.ChunkedArray | None:
+    """A true/false column."""
     t = col.type
     if pa.types.is_null(t):
         return None
@@ -86,20 +110,22 @@ def boolean(col: pa.ChunkedArray) -> pa.ChunkedArray | None:
 def labels(col: pa.ChunkedArray, allowed: tuple[str, ...], synonyms: dict[str, str]) -> tuple[Any, dict[str, int]]:
     """Check every label is allowed (after mapping ``synonyms``); return labels and mapping counts."""
     col = text(col, required=True)
-    assert col is not None
+    if col is None:
+        raise Fallback("no labels")
+    counts = pc.value_counts(col)  # one hash pass: the distinct labels and how often each occurs
+    seen = dict(zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True))
+    if not set(seen) <= set(allowed) | set(synonyms):
+        raise Fallback("unknown label")
     mapped: dict[str, int] = {}
     for old, new in synonyms.items():
-        hit = pc.equal(col, old)
-        count = pc.sum(hit).as_py() or 0
-        if count:
-            col = pc.if_else(hit, new, col)
-            mapped[f"{old} -> {new}"] = count
-    if not pc.all(pc.is_in(col, value_set=pa.array(list(allowed)))).as_py():
-        raise Fallback("unknown label")
+        if seen.get(old):
+            col = pc.if_else(pc.equal(col, old), new, col)
+            mapped[f"{old} -> {new}"] = seen[old]
     return col, mapped
 
 
 def to_series(col: pa.ChunkedArray | pa.Array) -> pd.Series:
+    """pandas view of an arrow column (strings stay arrow-backed)."""
     return col.to_pandas()
 
 
@@ -144,8 +170,9 @@ def chat(col: pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
     return prompt, joined
 
 
-def metadata(col: pa.ChunkedArray) -> dict[str, pa.Array]:
-    """Numeric fields of a struct column (nested numeric structs summed), e.g. Arena ``conv_metadata``."""
+def metadata(col: pa.ChunkedArray, names: dict[str, str]) -> dict[str, pa.Array]:
+    """Numeric fields ``names`` (field -> column) of a struct column, nested numeric structs
+    summed (Arena ``conv_metadata``: ``header_count_a = {h1: .., h2: ..}`` -> their total)."""
     arr = col.combine_chunks()
     if pa.types.is_null(arr.type):
         return {}
@@ -153,34 +180,42 @@ def metadata(col: pa.ChunkedArray) -> dict[str, pa.Array]:
         raise Fallback(f"type {arr.type}")
     out: dict[str, pa.Array] = {}
     for i, f in enumerate(arr.type):
-        if f.name in CANONICAL:
+        if f.name not in names:
             continue
         child = arr.field(i)
         if is_number(f.type):
-            out[f.name] = child.cast(pa.float64())
+            total = child.cast(pa.float64())
         elif pa.types.is_struct(f.type) and f.type.num_fields and all(is_number(g.type) for g in f.type):
             total = pc.fill_null(child.field(0).cast(pa.float64()), 0.0)
             for j in range(1, f.type.num_fields):
                 total = pc.add(total, pc.fill_null(child.field(j).cast(pa.float64()), 0.0))
-            out[f.name] = pc.if_else(child.is_null(), pa.scalar(None, pa.float64()), total)
-        else:
+            total = pc.if_else(child.is_null(), pa.scalar(None, pa.float64()), total)
+        elif pa.types.is_null(f.type):
             continue
-        out[f.name] = pc.if_else(arr.is_null(), pa.scalar(None, pa.float64()), out[f.name])
+        else:
+            raise Fallback(f"{f.name}: {f.type}")
+        out[names[f.name]] = pc.if_else(arr.is_null(), pa.scalar(None, pa.float64()), total)
     return out
 
 
-def metadata_py(meta: Any) -> dict[str, float]:
-    """Python twin of :func:`metadata` for one record's dict."""
+def metadata_py(meta: Any, names: dict[str, str]) -> dict[str, float]:
+    """Python twin of :func:`metadata` for one record's dict (other values are ignored)."""
     out: dict[str, float] = {}
     if not isinstance(meta, dict):
         return out
     for key, value in meta.items():
-        if key in CANONICAL:
+        if key not in names:
             continue
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            out[key] = float(value)
-        elif isinstance(value, dict) and value and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) or v is None for v in value.values()
-        ):
-            out[key] = float(sum(v for v in value.values() if v is not None))
+        values = value.values() if isinstance(value, dict) else [value]
+        if value is None or not all(v is None or _is_num(v) for v in values):
+            continue
+        try:
+            out[names[key]] = float(sum(v for v in values if v is not None))
+        except OverflowError:
+            continue
     return out
+
+
+def _is_num(v: Any) -> bool:
+    """A JSON number (bool excluded)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool)

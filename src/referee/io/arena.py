@@ -5,7 +5,8 @@ Fields: ``model_a``, ``model_b``, ``winner`` (``model_a``, ``model_b``, ``tie``,
 ``judge="human"``), ``turn``, ``anony``, ``language``, ``tstamp``, ``question_id``
 (-> ``prompt_id``), ``conversation_a/b`` (-> ``prompt`` = first user turn,
 ``response_a/b`` = assistant turns joined by a blank line) and ``conv_metadata``
-(numeric style features, nested counts summed, kept as extra columns).  The label
+(Arena's style counts, nested counts summed, as the columns ``length_a/b``,
+``headers_a/b``, ``lists_a/b``, ``bold_a/b`` that :mod:`referee.rank.style` reads).  The label
 ``both_bad`` of newer LMArena releases is mapped to ``tie (bothbad)`` and counted.
 """
 
@@ -15,12 +16,29 @@ from typing import Any
 
 import pandas as pd
 
+from referee.errors import InputError
 from referee.io import _arrow as fa
 from referee.io._fields import Fields
 from referee.io._source import Parsed, Source
 from referee.schema import WINNERS
 
 SYNONYMS = {"both_bad": "tie (bothbad)"}
+#: the keys this reader uses
+KEYS = frozenset(
+    {"model_a", "model_b", "winner", "judge", "question_id", "tstamp", "turn", "anony", "language", "category"}
+    | {"conversation_a", "conversation_b", "conv_metadata"}
+)
+#: ``conv_metadata`` field -> style column read by :mod:`referee.rank.style` (``<feature>_a/_b``)
+STYLE = {
+    "sum_assistant_a_tokens": "length_a",
+    "sum_assistant_b_tokens": "length_b",
+    "header_count_a": "headers_a",
+    "header_count_b": "headers_b",
+    "list_count_a": "lists_a",
+    "list_count_b": "lists_b",
+    "bold_count_a": "bold_a",
+    "bold_count_b": "bold_b",
+}
 #: keys that mark a Chatbot Arena record (besides model_a/model_b/winner)
 MARKERS = frozenset(
     {"anony", "tstamp", "question_id", "conversation_a", "conversation_b", "conv_metadata", "dedup_tag", "category_tag"}
@@ -28,17 +46,20 @@ MARKERS = frozenset(
 
 
 def read(src: Source, fast: bool = True, **_: Any) -> Parsed:
-    """Read a battle log; JSON Lines go through pyarrow unless ``fast`` is False."""
-    if fast and src.kind == "jsonl":
+    """Read a battle log, vectorised through pyarrow unless ``fast`` is False."""
+    if fast and src.kind in ("jsonl", "json_array"):
         try:
             return _read_fast(src)
-        except fa.Fallback:
+        except InputError:
+            raise
+        except fa.FAST_PATH_ERRORS:
             pass
     return _read_records(src)
 
 
 def _read_fast(src: Source) -> Parsed:
-    tbl = fa.read_jsonl(src)
+    """Vectorised pass over an arrow table; raises Fallback whenever anything is unexpected."""
+    tbl = fa.read_jsonl(src) if src.kind == "jsonl" else fa.from_records(src.records(), KEYS)
     names = set(tbl.column_names)
     if not {"model_a", "model_b", "winner"} <= names:
         raise fa.Fallback("missing column")
@@ -67,13 +88,14 @@ def _read_fast(src: Source) -> Parsed:
         prompt_b, cols["response_b"] = fa.chat(conv_b)
         cols.setdefault("prompt", prompt_b)
     if "conv_metadata" in names:
-        cols.update(fa.metadata(tbl["conv_metadata"]))
+        cols.update(fa.metadata(tbl["conv_metadata"], STYLE))
     frame = pd.DataFrame({k: fa.to_series(v) for k, v in cols.items() if v is not None})
-    frame["judge"] = "human"
+    frame.insert(3, "judge", "human")
     return Parsed(frame, exact=False, mapped=mapped)
 
 
 def _read_records(src: Source) -> Parsed:
+    """Exact pass, record by record, with line numbers and typed field checks."""
     rows = []
     mapped = 0
     for line, rec in src.records():
@@ -97,7 +119,7 @@ def _read_records(src: Source) -> Parsed:
             "category": f.text("category", required=False),
         }
         row.update(_conversation(f))
-        row.update(fa.metadata_py(rec.get("conv_metadata")))
+        row.update(fa.metadata_py(rec.get("conv_metadata"), STYLE))
         rows.append(row)
     frame = pd.DataFrame(rows)
     frame = frame.drop(columns=[c for c in frame.columns if c != "judge" and frame[c].isna().all()])
@@ -105,6 +127,7 @@ def _read_records(src: Source) -> Parsed:
 
 
 def _conversation(f: Fields) -> dict[str, Any]:
+    """prompt (first user turn) and response_a/b (assistant turns) of the two conversations."""
     out: dict[str, Any] = {}
     for side in ("a", "b"):
         key = f"conversation_{side}"

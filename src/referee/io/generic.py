@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import pandas as pd
@@ -34,10 +34,14 @@ def read(src: Source, fast: bool = True, **_: Any) -> Parsed:
         return _read_parquet(src)
     if fast:
         try:
-            tbl = fa.read_jsonl(src) if src.kind == "jsonl" else _read_csv_arrow(src) if src.kind == "csv" else None
-            if tbl is not None:
-                return Parsed(_from_table(tbl, _fallback), exact=False)
-        except fa.Fallback:
+            readers = {"jsonl": fa.read_jsonl, "csv": _read_csv_arrow, "json_array": lambda s: fa.from_records(s.records())}
+            tbl = readers[src.kind](src)
+            if len(set(tbl.column_names)) != tbl.num_columns:
+                raise fa.Fallback("duplicate column names")
+            return Parsed(_from_table(tbl, _fallback), exact=False)
+        except InputError:
+            raise
+        except fa.FAST_PATH_ERRORS:
             pass
     if src.kind == "csv":
         return Parsed(_read_csv_python(src))
@@ -70,10 +74,14 @@ def _from_table(tbl: pa.Table, bad_type: Any) -> pd.DataFrame:
 
 
 def _read_parquet(src: Source) -> Parsed:
+    """Parquet carries column types: a wrong one is reported for the column (no line)."""
     try:
         tbl = pq.read_table(src.path if src.compression is None else pa.BufferReader(src.data))
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise InputError(f"not a readable Parquet file: {exc}", path=src.name) from None
+    dupes = sorted({c for c in tbl.column_names if tbl.column_names.count(c) > 1})
+    if dupes:
+        raise InputError("duplicate column name", path=src.name, field=dupes[0])
 
     def bad_type(column: str, t: pa.DataType) -> None:
         want = "strings" if column in TEXT_COLUMNS else "numbers"
@@ -84,10 +92,12 @@ def _read_parquet(src: Source) -> Parsed:
 
 # -- CSV ---------------------------------------------------------------------------------------
 def _delimiter(src: Source) -> str:
+    """Tab for ``.tsv`` files, else comma."""
     return "\t" if src.suffix == ".tsv" else ","
 
 
 def _read_csv_arrow(src: Source) -> pa.Table:
+    """pyarrow CSV parse; canonical text columns stay strings ("1" is not a number there)."""
     convert = pcsv.ConvertOptions(
         column_types={c: pa.string() for c in TEXT_COLUMNS},
         null_values=[""],
@@ -105,6 +115,7 @@ def _read_csv_arrow(src: Source) -> pa.Table:
 
 @contextmanager
 def _big_fields():
+    """Let the csv module read long responses (its default field limit is 128 KiB)."""
     old = csv.field_size_limit()
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     try:
@@ -144,15 +155,14 @@ def _read_csv_python(src: Source) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=header, dtype=object)
     for name in frame.columns:
         if name not in TEXT_COLUMNS and name not in NUMBER_COLUMNS:
-            try:
+            with suppress(ValueError, TypeError):
                 frame[name] = pd.to_numeric(frame[name])
-            except (ValueError, TypeError):
-                pass
     frame["_line"] = lines
     return frame
 
 
 def _header(record: list[str], src: Source, line: int) -> list[str]:
+    """Column names of a CSV header; duplicates are an error."""
     names = [c.strip() for c in record]
     seen: set[str] = set()
     for name in names:

@@ -1,0 +1,104 @@
+"""PRD (Peer Rank and Discussion) Vicuna80 pairwise ratings.
+
+Files ``ratings-<reviewer>/answer_<m1>-vs-answer_<m2>-<reviewer>-reviewer_threeclass.jsonl``
+(some copies spell the separators with ``-``, the vicuna-13b reviewer's drop ``_threeclass``).  Records hold ``question_id`` and
+``score``: 1 = ``m1`` (Assistant 1) is better, 2 = ``m2`` is better, 3 = tie.  The model
+names exist only in the file name: ``model_a = m1``, ``model_b = m2``, ``judge`` = the
+reviewer (``human`` for the human folder).  In the human files ``text`` is the
+question (-> ``prompt``); in LLM-reviewer files it is the review and is not kept.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from referee.errors import InputError
+from referee.io._fields import Fields, describe
+from referee.io._source import Parsed, Source
+
+NAME = re.compile(
+    r"^answer[_-](?P<m1>.+?)-vs-answer[_-](?P<rest>.+)-reviewer(?:[_-]threeclass)?"
+    r"\.jsonl?(?:\.(?:gz|xz|bz2|zst))?$",
+    re.IGNORECASE,
+)
+SCORES = {1: "model_a", 2: "model_b", 3: "tie"}
+#: the reviewers of the PRD release (``ratings-<reviewer>`` folders)
+REVIEWERS = ("human", "gpt4", "gpt35", "claude", "bard", "vicuna-13b")
+PATTERN_HINT = "answer_<model1>-vs-answer_<model2>-<reviewer>-reviewer_threeclass.jsonl"
+
+
+def parse_name(path: Path) -> tuple[str, str, str] | None:
+    """(model 1, model 2, reviewer) from a PRD file name, or None if it does not match.
+
+    Names may contain hyphens (``vicuna-13b``), so where model 2 ends and the reviewer
+    begins is ambiguous.  In order of preference the reviewer is: the parent folder's
+    ``ratings-<reviewer>``; one of PRD's reviewers (:data:`REVIEWERS`); one of the two
+    models (self-review); else the last hyphen-free word.
+    """
+    m = NAME.match(path.name)
+    if not m:
+        return None
+    m1, rest = m["m1"], m["rest"]
+    splits = [(rest[:i], rest[i + 1 :]) for i in range(len(rest)) if rest[i] == "-" and 0 < i < len(rest) - 1]
+    if not splits:
+        return None
+    folder = path.parent.name
+    hints = [folder[len("ratings-") :]] if folder.lower().startswith("ratings-") else []
+    for accept in (
+        lambda m2, rev: rev in hints,
+        lambda m2, rev: rev in REVIEWERS,
+        lambda m2, rev: rev in (m1, m2),
+    ):
+        for m2, rev in splits:
+            if accept(m2, rev):
+                return m1, m2, rev
+    m2, rev = splits[-1]
+    return m1, m2, rev
+
+
+def read(src: Source, **_: Any) -> Parsed:
+    """Read one PRD ratings file; the model names come from its file name."""
+    names = parse_name(src.path)
+    if names is None:
+        raise InputError(
+            f"PRD ratings name their models only in the file name, which must look like {PATTERN_HINT}",
+            path=src.name,
+        )
+    m1, m2, reviewer = names
+    rows = []
+    for line, rec in src.records():
+        f = Fields(rec, src.name, line)
+        qid = f.ident("question_id")
+        is_review = "review_id" in rec or "reviewer_id" in rec
+        rows.append(
+            {
+                "_line": line,
+                "model_a": m1,
+                "model_b": m2,
+                "winner": _winner(f),
+                "judge": reviewer,
+                "prompt_id": qid,
+                "prompt": None if is_review else f.text("text", required=False),
+            }
+        )
+    frame = pd.DataFrame(rows)
+    if frame["prompt"].isna().all():
+        frame = frame.drop(columns="prompt")
+    return Parsed(frame)
+
+
+def _winner(f: Fields) -> str:
+    """Score 1/2/3 (an int or its string) -> model_a/model_b/tie."""
+    value = f.raw("score")
+    score: Any = None
+    if isinstance(value, str) and value.strip() in ("1", "2", "3"):
+        score = int(value.strip())
+    elif isinstance(value, (int, float)) and not isinstance(value, bool) and value in SCORES:
+        score = int(value)
+    if score is None:
+        f.error(f"unknown score {describe(value)}; expected 1 (model 1 better), 2 (model 2 better) or 3 (tie)", "score")
+    return SCORES[score]

@@ -1,0 +1,37 @@
+"""Writers for the canonical comparisons table: JSON Lines, CSV (optionally compressed) or Parquet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from referee.errors import InputError
+from referee.io._source import SUFFIXES, inner_suffix
+
+PANDAS_COMPRESSION = {"gzip": "gzip", "xz": "xz", "bz2": "bz2", "zstd": "zstd"}
+
+
+def write(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``df`` to ``path``; the format follows the extension.
+
+    ``.jsonl`` / ``.csv`` (each optionally ``.gz``, ``.xz``, ``.bz2``) or ``.parquet``.
+    Internal columns (``_line``) are left out.  Returns the path written.
+    """
+    p = Path(path)
+    kind = inner_suffix(p)
+    last = p.suffix.lower()
+    compression = PANDAS_COMPRESSION[SUFFIXES[last]] if last in SUFFIXES else None
+    out = df.drop(columns=[c for c in df.columns if str(c).startswith("_line")])
+    if kind in (".jsonl", ".ndjson"):
+        out.to_json(p, orient="records", lines=True, force_ascii=False, double_precision=15, compression=compression)
+    elif kind == ".csv":
+        out.to_csv(p, index=False, compression=compression)
+    elif kind == ".parquet" and compression is None:
+        out.to_parquet(p, index=False)
+    else:
+        raise InputError(
+            "cannot tell the output format from the extension; use .jsonl, .csv (optionally .gz/.xz/.bz2) or .parquet",
+            path=str(p),
+        )
+    return p
