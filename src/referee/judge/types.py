@@ -1,0 +1,83 @@
+"""Shared types of the judge runner: one chat call in, one result out.
+
+The engine (``engine.py``) runs :class:`ChatRequest` s against a :class:`Backend`
+(an OpenAI-compatible HTTP endpoint, or the embedded local model) with
+concurrency, rate limits, retries, a persistent cache and budgets, and reports
+:class:`Usage`.  The runner (``run.py``) builds requests from templates and turns
+results into the canonical comparisons table (or the scores table).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One chat-completion call.  Everything that changes the answer is in here (and in the cache key)."""
+
+    messages: tuple[tuple[str, str], ...]  # (role, content) pairs
+    temperature: float = 0.0
+    max_tokens: int = 512
+    logprobs: bool = False
+    top_logprobs: int = 0
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+
+    def as_messages(self) -> list[dict[str, str]]:
+        return [{"role": r, "content": c} for r, c in self.messages]
+
+
+@dataclass
+class ChatResult:
+    """What came back.  ``error`` is set (and ``text`` None) when the call failed for good."""
+
+    text: str | None
+    #: per generated token: (token, logprob, [(alternative token, logprob), ...]); None without logprobs
+    logprobs: list[tuple[str, float, list[tuple[str, float]]]] | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached: bool = False
+    retries: int = 0
+    error: str | None = None
+    finish_reason: str | None = None
+
+
+class Backend(Protocol):
+    """Something that answers chat requests: an HTTP endpoint or an in-process model."""
+
+    #: identifies the endpoint + model in cache keys, e.g. "http://host/v1|gpt-4o-mini" or "local|<gguf sha>"
+    identity: str
+
+    async def complete(self, request: ChatRequest) -> ChatResult:
+        """One call, no retries (the engine retries); raise TransientError for retryable failures."""
+        ...
+
+    async def check(self) -> None:
+        """Fail fast (InputError with a clear message) on a wrong URL, model name or key."""
+        ...
+
+
+class TransientError(Exception):
+    """A failure worth retrying: HTTP 429 / 5xx, timeouts, connection errors."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass
+class Usage:
+    """Totals reported at the end of a run (and in the output metadata)."""
+
+    calls: int = 0  # calls that reached the backend (retries included)
+    cache_hits: int = 0
+    retries: int = 0
+    failures: int = 0  # requests that failed after all retries
+    unparsed: int = 0  # answers whose verdict could not be parsed (set by the runner)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    stopped_by: str | None = None  # "max_calls" | "max_tokens" | "max_cost" when a budget stopped the run
+    extra: dict[str, Any] = field(default_factory=dict)

