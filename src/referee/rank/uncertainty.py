@@ -194,7 +194,11 @@ def bootstrap_bt(
         bad = ~done | _degenerate(wr, tr, pa, pb, m, prior)
         return theta, np.flatnonzero(bad), counts[bad]
 
-    results = _run_chunks(job, _chunk_seeds(seed, rounds, chunk), workers, progress)
+    from threadpoolctl import threadpool_limits
+
+    # parallelism comes from the chunk threads; BLAS threads inside them only contend
+    with threadpool_limits(limits=1, user_api="blas"):
+        results = _run_chunks(job, _chunk_seeds(seed, rounds, chunk), workers, progress)
     out = []
     refits = 0
     for theta, bad_rows, bad_counts in results:
