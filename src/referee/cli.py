@@ -128,14 +128,231 @@ def rank(
 
 
 @app.command()
-def demo(
-    out: Annotated[Path, typer.Option("--out", help="Folder for the demo's outputs.")] = Path("demo"),
-    seed: Annotated[int, typer.Option(help="Seed of the simulated arena.")] = 7,
+def audit(
+    files: Annotated[list[Path], typer.Argument(help="Judge verdicts (comparisons) or, with --kind reward-model, scores.")],
+    gold: Annotated[list[Path] | None, typer.Option("--gold", help="Gold labels (a comparisons table; repeatable).")] = None,
+    kind: Annotated[str, typer.Option(help="judge | reward-model")] = "judge",
+    scores: Annotated[list[Path] | None, typer.Option("--scores", help="Pointwise scores of the judged responses.")] = None,
+    tie_policy: Annotated[str, typer.Option("--tie-policy", help="Gold ties: exclude | half | three-class")] = "exclude",
+    family: Annotated[str | None, typer.Option(help="Model families for self-preference: judge=family,...")] = None,
+    band: Annotated[list[str] | None, typer.Option("--band", help="No-defect band NAME=LOW:HIGH (repeatable).")] = None,
+    rounds: Annotated[int, typer.Option(help="Bootstrap rounds (clustered by prompt).")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed (reported in the output).")] = 0,
+    level: Annotated[float, typer.Option(help="Confidence level.")] = 0.95,
+    length_margin: Annotated[float, typer.Option("--length-margin", help="Length bias: lengths differ by > this many characters.")] = 30.0,
+    length_fraction: Annotated[float | None, typer.Option("--length-fraction", help="Length bias: instead, lengths differ by > this fraction of the longer one.")] = None,
+    output: Annotated[list[Path] | None, typer.Option("--output", "-o", help="Write .json/.md/.html (repeatable).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No terminal summary.")] = False,
 ) -> None:
-    """Offline demo: rank a simulated arena with known true strengths and write an HTML report."""
+    """Audit LLM judges or reward models: accuracy, agreement, position/length/self bias, consistency, calibration."""
+    from referee.audit.api import audit as audit_fn
+    from referee.audit.flags import parse_band
+
+    try:
+        families = None
+        if family:
+            families = {}
+            for part in family.split(","):
+                name, sep, fam = part.partition("=")
+                if not sep or not name.strip() or not fam.strip():
+                    raise InputError(f"--family must look like judge=family,..., got {family!r}", field="family")
+                families[name.strip()] = fam.strip()
+        bands = dict(parse_band(b) for b in band or [])
+        with _progress(quiet or rounds == 0, "bootstrap rounds") as progress:
+            report = audit_fn(
+                [str(f) for f in files],
+                gold=[str(g) for g in gold] if gold else None,
+                kind=kind,
+                scores=[str(s) for s in scores] if scores else None,
+                tie_policy=tie_policy,
+                family=families,
+                band=bands,
+                rounds=rounds,
+                seed=seed,
+                level=level,
+                length_margin=length_margin,
+                length_fraction=length_fraction,
+                progress=progress,
+            )
+        for out in output or []:
+            report.save(out)
+    except InputError as err:
+        _fail(err)
+    if not quiet:
+        report.print()
+    for out in output or []:
+        typer.echo(f"wrote {out}", err=True)
+
+
+@app.command()
+def judge(
+    outputs: Annotated[list[Path] | None, typer.Option("--outputs", help="Model outputs (AlpacaEval, Arena-Hard, JSONL/CSV); repeatable.")] = None,
+    extra_outputs: Annotated[list[Path] | None, typer.Argument(help="More output files (an unquoted glob after --outputs).")] = None,
+    baseline: Annotated[str | None, typer.Option(help="Judge every model against this one.")] = None,
+    pairs: Annotated[str | None, typer.Option(help="round-robin, or a file of (prompt_id, model_x, model_y).")] = None,
+    judge_url: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL, e.g. https://api.openai.com/v1.")] = None,
+    judge_model: Annotated[str | None, typer.Option(help="The judge model served there.")] = None,
+    judge_key_env: Annotated[str | None, typer.Option(help="Environment variable holding the API key.")] = None,
+    judge_config: Annotated[Path | None, typer.Option(help="YAML judge spec (url, model, key_env, template, prices, ...).")] = None,
+    judge_local: Annotated[str | None, typer.Option("--judge", help="local (embedded SmolLM2) or local:PATH.gguf.")] = None,
+    judge_name: Annotated[str | None, typer.Option(help="Name written in the judge column.")] = None,
+    template: Annotated[str | None, typer.Option(help="Template name (see --list-templates) or a .j2 path.")] = None,
+    mode: Annotated[str | None, typer.Option(help="pairwise | pointwise (default: the template's).")] = None,
+    references: Annotated[list[Path] | None, typer.Option(help="Reference answers (reference-guided templates).")] = None,
+    questions: Annotated[Path | None, typer.Option(help="Question file for answer files without prompt text.")] = None,
+    temperature: Annotated[float | None, typer.Option(help="Judge sampling temperature.")] = None,
+    max_tokens: Annotated[int | None, typer.Option(help="Max tokens per judge answer.")] = None,
+    logprobs: Annotated[bool | None, typer.Option("--logprobs/--no-logprobs", help="Ask for top logprobs.")] = None,
+    top_logprobs: Annotated[int | None, typer.Option(help="How many alternatives per token.")] = None,
+    single_order: Annotated[bool, typer.Option("--single-order", help="Judge each pair in one order only.")] = False,
+    reconcile: Annotated[str, typer.Option(help="conservative | average | soft (how the two orders combine).")] = "conservative",
+    seed: Annotated[int, typer.Option(help="Seed of the presentation-order assignment.")] = 0,
+    cache: Annotated[Path | None, typer.Option(help="SQLite cache file (default: the user cache dir).")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the cache.")] = False,
+    concurrency: Annotated[int, typer.Option(help="Calls in flight at once.")] = 8,
+    rpm: Annotated[float | None, typer.Option(help="Requests per minute limit.")] = None,
+    tpm: Annotated[float | None, typer.Option(help="Tokens per minute limit.")] = None,
+    retries: Annotated[int, typer.Option(help="Retries per call on 429/5xx/timeouts.")] = 6,
+    timeout: Annotated[float | None, typer.Option(help="Per-call timeout in seconds.")] = None,
+    max_calls: Annotated[int | None, typer.Option(help="Budget: stop after this many calls.")] = None,
+    max_tokens_budget: Annotated[int | None, typer.Option(help="Budget: stop after this many tokens in total.")] = None,
+    max_cost: Annotated[float | None, typer.Option(help="Budget: stop before spending more than this (USD).")] = None,
+    price_in: Annotated[float | None, typer.Option(help="USD per 1k input tokens.")] = None,
+    price_out: Annotated[float | None, typer.Option(help="USD per 1k output tokens.")] = None,
+    allow_missing: Annotated[bool, typer.Option("--allow-missing", help="Skip pairs with missing outputs (counted).")] = False,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Verdicts file (.jsonl, .csv, .parquet).")] = None,
+    do_rank: Annotated[bool, typer.Option("--rank", help="Rank the verdicts at the end.")] = False,
+    list_templates: Annotated[bool, typer.Option("--list-templates", help="List the shipped templates and exit.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or tables.")] = False,
+) -> None:
+    """LLM-as-a-judge on any OpenAI-compatible endpoint (or the embedded local model), both orders by default."""
+    try:
+        if list_templates:
+            from referee.judge.templates import available
+
+            for name, description in available().items():
+                typer.echo(f"{name:<22} {description}")
+            return
+        from referee.judge.run import JudgeSpec
+        from referee.judge.run import judge as judge_fn
+
+        overrides = {
+            "url": judge_url, "model": judge_model, "key_env": judge_key_env, "name": judge_name,
+            "temperature": temperature, "max_tokens": max_tokens, "logprobs": logprobs, "top_logprobs": top_logprobs,
+            "price_in": price_in, "price_out": price_out, "timeout": timeout, "judge": judge_local,
+        }  # fmt: skip
+        spec = JudgeSpec.from_config(judge_config, **overrides) if judge_config else JudgeSpec().updated(**overrides)
+        files = [str(f) for f in [*(outputs or []), *(extra_outputs or [])]]
+        if not files:
+            raise InputError("no model outputs: pass --outputs FILE [FILE ...]", field="outputs")
+        with _judge_progress(quiet) as progress:
+            result = judge_fn(
+                files,
+                judge_spec=spec,
+                baseline=baseline,
+                pairs=pairs,
+                mode=mode,
+                template=template,
+                references=[str(r) for r in references] if references else None,
+                questions=questions,
+                both_orders=not single_order,
+                reconcile=reconcile,
+                seed=seed,
+                cache=False if no_cache else (cache or True),
+                concurrency=concurrency,
+                rpm=rpm,
+                tpm=tpm,
+                retries=retries,
+                max_calls=max_calls,
+                max_tokens=max_tokens_budget,
+                max_cost=max_cost,
+                allow_missing=allow_missing,
+                progress=progress,
+                output=output,
+            )
+        typer.echo(result.summary(), err=True)
+        for note in result.meta.get("notes") or []:
+            typer.echo(f"note: {note}", err=True)
+        for what, path in (result.meta.get("outputs") or {}).items():
+            typer.echo(f"wrote {what}: {path}", err=True)
+        if result.meta.get("mode") == "pointwise":
+            if not quiet:
+                _print_scores(result.table)
+            return
+        if do_rank:
+            from referee.rank.api import rank as rank_fn
+            from referee.report.terminal import print_leaderboard
+
+            board = rank_fn(result.comparisons())
+            if not quiet:
+                print_leaderboard(board)
+    except InputError as err:
+        _fail(err)
+
+
+@contextmanager
+def _judge_progress(disabled: bool) -> Iterator[Callable[..., None] | None]:
+    """A Rich bar with ETA, calls/s, tokens and cost, fed by the engine's (done, total, usage) callback."""
+    if disabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    start = __import__("time").monotonic()
+    with Progress(
+        TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        TextColumn("{task.fields[info]}"), console=Console(stderr=True), transient=True,
+    ) as bar:  # fmt: skip
+        task = bar.add_task("judging", total=None, info="")
+
+        def update(done: int, total: int, usage) -> None:
+            rate = usage.calls / max(__import__("time").monotonic() - start, 1e-9)
+            info = (
+                f"{rate:,.0f} calls/s · {usage.prompt_tokens + usage.completion_tokens:,} tokens · "
+                f"${usage.cost:.4f} · {usage.cache_hits} cached"
+            )
+            bar.update(task, completed=done, total=total, info=info)
+
+        yield update
+
+
+def _print_scores(table) -> None:
+    """Mean pointwise score per model (parsed rows only)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    ok = table[table["parse_status"] == "ok"]
+    out = Table(title="pointwise scores", title_justify="left")
+    for col in ("model", "mean score", "n", "unparsed"):
+        out.add_column(col, justify="left" if col == "model" else "right")
+    for model, group in table.groupby("model"):
+        scores = ok.loc[ok["model"] == model, "score"]
+        out.add_row(str(model), f"{scores.mean():.2f}" if len(scores) else "–", str(len(scores)), str(len(group) - len(scores)))
+    Console().print(out)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the demo's outputs (and its cache).")] = Path("demo"),
+    simulated: Annotated[
+        bool, typer.Option("--simulated", help="The quick demo instead: rank a simulated arena with known true strengths.")
+    ] = False,
+    prompts: Annotated[int | None, typer.Option("--prompts", min=1, help="Use only the first N shipped prompts.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed (sampling, pairing, bootstrap; default 0, simulated 7).")] = None,
+) -> None:
+    """Offline demo: a local model answers prompts as three contestants, judges them in both orders, ranks, reports."""
+    if simulated:
+        from referee.demo import demo_simulated
+
+        demo_simulated(out=out, seed=7 if seed is None else seed)
+        return
     from referee.demo import demo as run_demo
 
-    run_demo(out=out, seed=seed)
+    try:
+        run_demo(out=out, seed=0 if seed is None else seed, n_prompts=prompts)
+    except InputError as err:
+        _fail(err)
 
 
 def main() -> None:

@@ -4,7 +4,9 @@
 >>> df.attrs["dropped"], df.attrs["mapped"], df.attrs["formats"]   # doctest: +SKIP
 
 Formats (auto-detected from content, or forced with ``format=``): ``arena``,
-``alpaca_eval``, ``mt_bench``, ``fastchat_pair``, ``arena_hard``, ``prd``, ``generic``.
+``alpaca_eval``, ``mt_bench``, ``fastchat_pair``, ``arena_hard``, ``prd``, ``generic``, and the
+gold-labelled judge benchmarks ``llmbar``, ``judgebench``, ``autoj``, ``pandalm`` and ``pairs``
+(chosen/rejected sets), whose tables hold gold rows (``judge="gold"``) beside the verdicts.
 Each has its own module with the format's details.
 """
 
@@ -18,9 +20,22 @@ from typing import Any
 import pandas as pd
 
 from referee.errors import InputError
-from referee.io import alpaca_eval, arena, arena_hard, fastchat_pair, generic, mt_bench, prd
+from referee.io import (
+    alpaca_eval,
+    arena,
+    arena_hard,
+    autoj,
+    fastchat_pair,
+    generic,
+    judgebench,
+    llmbar,
+    mt_bench,
+    pairs,
+    pandalm,
+    prd,
+)
 from referee.io._source import Parsed, Source, inner_suffix, relocate
-from referee.io.detect import FORMATS, detect
+from referee.io.detect import FORMATS, detect, is_side_file
 from referee.io.write import write
 from referee.schema import REQUIRED, validate
 
@@ -34,6 +49,11 @@ READERS: dict[str, Callable[..., Parsed]] = {
     "arena_hard": arena_hard.read,
     "prd": prd.read,
     "generic": generic.read,
+    "llmbar": llmbar.read,
+    "judgebench": judgebench.read,
+    "autoj": autoj.read,
+    "pandalm": pandalm.read,
+    "pairs": pairs.read,
 }
 DATA_SUFFIXES = frozenset({".json", ".jsonl", ".ndjson", ".csv", ".tsv", ".parquet"})
 
@@ -99,8 +119,21 @@ def _read_one(src: Source, fmt: str, opts: dict[str, Any]) -> tuple[pd.DataFrame
 
 
 def _validated(parsed: Parsed, src: Source) -> pd.DataFrame:
-    """Validate one file's frame and drop the internal ``_line`` column."""
+    """Validate one file's frame and drop the internal ``_line`` column.
+
+    Judge output carries ``parse_status``: rows that are not ``ok`` (an unparsed
+    verdict, a failed call) have no winner; they are dropped here and counted.
+    """
     frame = parsed.frame
+    if "parse_status" in frame.columns:
+        status = frame["parse_status"]
+        bad = status.notna() & (status.astype(str) != "ok")
+        if bad.any():
+            for label, n in status[bad].astype(str).value_counts().items():
+                reason = "failed_call" if label == "failed" else "unparsed_verdict"
+                parsed.dropped[reason] = parsed.dropped.get(reason, 0) + int(n)
+            frame = frame[~bad]
+            parsed.frame = frame
     if len(frame) == 0 and parsed.dropped:
         reasons = "; ".join(f"{n} {why}" for why, n in parsed.dropped.items())
         raise InputError(f"no comparisons left: every record was dropped ({reasons})", path=src.name)
@@ -131,6 +164,7 @@ def _expand(paths: str | Path | Iterable[str | Path]) -> list[Path]:
                 f
                 for f in p.rglob("*")
                 if f.is_file() and not f.name.startswith(".") and inner_suffix(f) in DATA_SUFFIXES
+                and not is_side_file(f)
             )
             if not found:
                 raise InputError("no data files (.json, .jsonl, .csv, .tsv, .parquet) in this directory", path=str(p))

