@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 
 __all__ = ["__version__", "rank", "read"]
 
-_LAZY = {"rank": "referee.rank", "read": "referee.io:read"}
+_LAZY = {"rank": "referee.rank", "read": "referee.io:read", "audit": "referee.audit"}
 
 
 def __getattr__(name: str) -> Any:

@@ -88,7 +88,18 @@ Progress = Callable[[int, int], None]
 
 
 def _run_chunks(job: Callable, chunks: list, workers: int, progress: Progress | None = None) -> list:
-    """Run job(*chunk) for every chunk (threads when workers > 1); results in chunk order."""
+    """Run job(*chunk) for every chunk (threads when workers > 1); results in chunk order.
+
+    BLAS runs single-threaded meanwhile: the chunk threads already use the cores, and BLAS
+    threads spinning against them on a busy machine make small products many times slower.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _run_chunks_unlimited(job, chunks, workers, progress)
+
+
+def _run_chunks_unlimited(job: Callable, chunks: list, workers: int, progress: Progress | None) -> list:
     total = sum(c[0] for c in chunks)
     if workers <= 1 or len(chunks) == 1:
         out, done = [], 0
@@ -194,11 +205,7 @@ def bootstrap_bt(
         bad = ~done | _degenerate(wr, tr, pa, pb, m, prior)
         return theta, np.flatnonzero(bad), counts[bad]
 
-    from threadpoolctl import threadpool_limits
-
-    # parallelism comes from the chunk threads; BLAS threads inside them only contend
-    with threadpool_limits(limits=1, user_api="blas"):
-        results = _run_chunks(job, _chunk_seeds(seed, rounds, chunk), workers, progress)
+    results = _run_chunks(job, _chunk_seeds(seed, rounds, chunk), workers, progress)
     out = []
     refits = 0
     for theta, bad_rows, bad_counts in results:

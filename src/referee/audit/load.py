@@ -1,0 +1,146 @@
+"""Inputs of an audit: comparisons tables (verdicts, gold) and scores tables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from referee.errors import InputError
+from referee.schema import validate
+
+#: judges whose rows are gold labels when no separate gold table is given
+GOLD_JUDGES: tuple[str, ...] = ("gold", "human")
+
+Data = pd.DataFrame | str | Path | Iterable[str | Path]
+
+
+def describe(data: Any) -> list[str]:
+    """How an input is named in the report's meta."""
+    if data is None:
+        return []
+    if isinstance(data, pd.DataFrame):
+        return [f"<table: {len(data)} rows>"]
+    if isinstance(data, str | Path):
+        return [str(data)]
+    return [str(p) for p in data]
+
+
+def load_comparisons(data: Data, what: str = "verdicts") -> pd.DataFrame:
+    """A validated comparisons table from a DataFrame, a path or paths (via :func:`referee.io.read`).
+
+    Rows the judge runner marks as not parsed (``parse_status`` other than ``ok``) and rows
+    with neither a ``winner`` nor a ``prob_a`` are dropped and counted in ``attrs["dropped"]``.
+    """
+    if isinstance(data, pd.DataFrame):
+        df = data
+        dropped: dict[str, int] = {}
+        if "parse_status" in df.columns:
+            bad = df["parse_status"].fillna("ok").astype(str) != "ok"
+            if bad.any():
+                dropped["unparsed_verdict"] = int(bad.sum())
+                df = df[~bad.to_numpy()]
+        if "winner" in df.columns:
+            missing = df["winner"].isna().to_numpy().copy()
+            if "prob_a" in df.columns:
+                missing &= df["prob_a"].isna().to_numpy()
+            if missing.any():
+                dropped["missing_verdict"] = int(missing.sum())
+                df = df[~missing]
+        if len(df) == 0:
+            raise InputError(f"no {what} left: every row was dropped ({dropped or 'empty table'})")
+        out = validate(df.reset_index(drop=True), source=f"<{what}>")
+        out.attrs = {"dropped": dropped}
+        return out
+    from referee.io import read
+
+    paths = [data] if isinstance(data, str | Path) else list(data)
+    return read(paths)
+
+
+def split_gold(df: pd.DataFrame, gold_judges: Sequence[str] = GOLD_JUDGES) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """(verdicts, gold): rows whose ``judge`` is one of ``gold_judges`` (case-insensitive) are gold."""
+    if "judge" not in df.columns:
+        return df, None
+    names = {g.lower() for g in gold_judges}
+    is_gold = df["judge"].fillna("").astype(str).str.lower().isin(names).to_numpy()
+    if not is_gold.any():
+        return df, None
+    return df[~is_gold].reset_index(drop=True), df[is_gold].reset_index(drop=True)
+
+
+SCORE_ALIASES = {"scorer": ("scorer", "judge", "reward_model", "rm"), "score": ("score", "reward", "rating")}
+
+
+def load_scores(data: Any) -> pd.DataFrame:
+    """A scores table: ``prompt_id``, ``model`` and/or ``response``, ``scorer``, ``score`` (numeric).
+
+    Accepts a DataFrame or JSON/JSONL/CSV/Parquet files (compressed or not).  Rows the
+    judge runner marks as not parsed, or without a score, are dropped and counted.
+    """
+    if isinstance(data, pd.DataFrame):
+        df = data.copy()
+        source = "<scores>"
+    else:
+        paths = [data] if isinstance(data, str | Path) else list(data)
+        df = pd.concat([_read_table(Path(p)) for p in paths], ignore_index=True)
+        source = ", ".join(str(p) for p in paths)
+    for canon, names in SCORE_ALIASES.items():
+        if canon not in df.columns:
+            for alt in names[1:]:
+                if alt in df.columns:
+                    df = df.rename(columns={alt: canon})
+                    break
+    if "score" not in df.columns:
+        raise InputError(f"a scores table needs a 'score' column; columns present: {', '.join(map(str, df.columns))}",
+                         path=source, field="score")
+    if "prompt_id" not in df.columns:
+        raise InputError("a scores table needs 'prompt_id' (which prompt each score belongs to)", path=source,
+                         field="prompt_id")
+    if "model" not in df.columns and "response" not in df.columns:
+        raise InputError("a scores table needs 'model' or 'response' (which answer was scored)", path=source,
+                         field="model")
+    dropped: dict[str, int] = {}
+    if "parse_status" in df.columns:
+        bad = df["parse_status"].fillna("ok").astype(str) != "ok"
+        if bad.any():
+            dropped["unparsed_score"] = int(bad.sum())
+            df = df[~bad.to_numpy()]
+    score = pd.to_numeric(df["score"], errors="coerce")
+    bad = score.isna().to_numpy() & df["score"].notna().to_numpy()
+    if bad.any():
+        line = int(np.flatnonzero(bad)[0]) + 1
+        raise InputError(f"not a number: {df['score'][bad].iloc[0]!r}", path=source, line=line, field="score")
+    missing = score.isna().to_numpy()
+    if missing.any():
+        dropped["missing_score"] = int(missing.sum())
+    df = df.assign(score=score.astype(float))[~missing]
+    if "scorer" not in df.columns:
+        df = df.assign(scorer="scorer")
+    for col in ("prompt_id", "model", "response", "scorer"):
+        if col in df.columns:
+            df[col] = df[col].where(df[col].isna(), df[col].astype(str))
+    if len(df) == 0:
+        raise InputError("no scores found", path=source)
+    df = df.reset_index(drop=True)
+    df.attrs = {"dropped": dropped}
+    return df
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    from referee.io._source import Source
+
+    src = Source(path)
+    if src.kind == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_table(src.arrow_input()).to_pandas()
+    if src.kind == "csv":
+        import io
+
+        sep = "\t" if src.suffix == ".tsv" else ","
+        return pd.read_csv(io.StringIO(src.text), sep=sep)
+    return pd.DataFrame([rec for _, rec in src.records()])

@@ -1,0 +1,210 @@
+"""The audit returned by :func:`referee.audit`, and its serialisations.
+
+The JSON form is a stable contract::
+
+    {"judges": {NAME: {"n", "aligned", "accuracy", "accuracy_order1", "accuracy_order2",
+                       "accuracy_both_orders", "position_consistency", "first_position_rate",
+                       "prefer_longer_rate", "length_slope", "kappa", "alpha",
+                       "transitivity_violation_rate", "score_comparison_inconsistency",
+                       "ece", "brier", "self_preference", "flags": [...], "details": {...}}},
+     "meta": {"kind", "seed", "rounds", "level", "tie_policy", "bands", "inputs", "alignment",
+              "referee_version", ...},
+     "agreement_matrix": {"labels", "values", "n"}}
+
+Every metric is ``{"value", "ci_low", "ci_high", "n"}`` or ``null`` when it does not apply.
+``details`` (per judge) and ``agreement_matrix`` are additions beyond the contract's keys:
+agreement with/without ties, judge vs majority, human baseline, flip rate, per-category
+accuracy, calibration bins and Brier decomposition, length curve, transitivity counts,
+central tendency.  Readers must ignore keys they do not know.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from referee.errors import InputError
+
+CONTRACT: tuple[str, ...] = (
+    "n",
+    "aligned",
+    "accuracy",
+    "accuracy_order1",
+    "accuracy_order2",
+    "accuracy_both_orders",
+    "position_consistency",
+    "first_position_rate",
+    "prefer_longer_rate",
+    "length_slope",
+    "kappa",
+    "alpha",
+    "transitivity_violation_rate",
+    "score_comparison_inconsistency",
+    "ece",
+    "brier",
+    "self_preference",
+    "flags",
+)
+
+#: contract metrics shown in summaries, with short labels
+SUMMARY: tuple[tuple[str, str], ...] = (
+    ("accuracy", "accuracy"),
+    ("kappa", "κ"),
+    ("position_consistency", "consistency"),
+    ("first_position_rate", "first-shown wins"),
+    ("prefer_longer_rate", "prefers longer"),
+    ("self_preference", "self-pref."),
+    ("transitivity_violation_rate", "intransitive"),
+    ("ece", "ECE"),
+)
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe values: numpy → Python, NaN → None."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def fmt_metric(m: dict[str, Any] | None, digits: int = 3, pct: bool = False) -> str:
+    """'0.856 [0.832, 0.879]' (or percentages), '–' when missing."""
+    if not m or m.get("value") is None:
+        return "–"
+    f = (lambda x: f"{100 * x:.1f}%") if pct else (lambda x: f"{x:.{digits}f}")
+    if m.get("ci_low") is None:
+        return f(m["value"])
+    return f"{f(m['value'])} [{f(m['ci_low'])}, {f(m['ci_high'])}]"
+
+
+@dataclass
+class AuditReport:
+    """Per-judge metrics with intervals and flags, the cross-judge agreement matrix, and metadata."""
+
+    judges: dict[str, dict[str, Any]]
+    meta: dict[str, Any]
+    agreement_matrix: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def flags(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every (judge, flag), judges in report order."""
+        return [(j, f) for j, d in self.judges.items() for f in d.get("flags", [])]
+
+    def metric(self, judge: str, name: str) -> dict[str, Any] | None:
+        """A metric of one judge: a contract name, or a dotted path under ``details``."""
+        d = self.judges[judge]
+        if name in d:
+            return d[name]
+        node: Any = d.get("details", {})
+        for part in name.removeprefix("details.").split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        return node
+
+    def to_dict(self) -> dict[str, Any]:
+        judges = {}
+        for name, d in self.judges.items():
+            rec = {k: _clean(d.get(k)) for k in CONTRACT}
+            rec["details"] = _clean(d.get("details", {}))
+            judges[str(name)] = rec
+        return {"judges": judges, "meta": _clean(self.meta), "agreement_matrix": _clean(self.agreement_matrix)}
+
+    def to_json(self, path: str | Path | None = None, indent: int = 2) -> str:
+        text = json.dumps(self.to_dict(), indent=indent, allow_nan=False, ensure_ascii=False)
+        if path is not None:
+            Path(path).write_text(text + "\n", encoding="utf-8")
+        return text
+
+    def to_markdown(self, path: str | Path | None = None) -> str:
+        text = audit_markdown(self)
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+    def to_html(self, path: str | Path | None = None) -> str:
+        from referee.report.audit_html import audit_html
+
+        text = audit_html(self)
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+    def save(self, path: str | Path) -> Path:
+        """Write by extension: .json, .md, .html."""
+        p = Path(path)
+        writers = {".json": self.to_json, ".md": self.to_markdown, ".html": self.to_html}
+        suffix = p.suffix.lower()
+        if suffix not in writers:
+            raise InputError(f"unknown output extension {suffix!r}; use one of {', '.join(writers)}", path=str(p))
+        if not p.parent.exists():
+            p.parent.mkdir(parents=True, exist_ok=True)
+        writers[suffix](p)
+        return p
+
+    def print(self, console: Any = None) -> None:
+        """Rich terminal summary, flags on top."""
+        from referee.audit.terminal import print_audit
+
+        print_audit(self, console)
+
+    def __repr__(self) -> str:
+        lines = [f"AuditReport({self.meta.get('kind')}, {len(self.judges)} judge(s), {len(self.flags)} flag(s))"]
+        for j, d in self.judges.items():
+            lines.append(f"  {j}: n={d['n']} aligned={d['aligned']} accuracy={fmt_metric(d.get('accuracy'))} "
+                         f"first-shown={fmt_metric(d.get('first_position_rate'))}")
+        return "\n".join(lines)
+
+
+def describe(meta: dict[str, Any]) -> str:
+    """One sentence on how the audit was computed."""
+    a = meta.get("alignment", {})
+    parts = [f"{a.get('verdicts', '?')} verdicts"]
+    if "aligned" in a:
+        parts.append(f"{a['aligned']} aligned to {a.get('gold_rows')} gold labels by {a.get('key')}")
+    parts.append(f"tie policy {meta.get('tie_policy')}")
+    level = round(100 * meta.get("level", 0.95))
+    parts.append(f"{level}% percentile CIs from {meta.get('rounds')} bootstrap rounds clustered by "
+                 f"{meta.get('cluster_by')} ({meta.get('clusters')} clusters, seed {meta.get('seed')})")
+    return "; ".join(parts) + "."
+
+
+def audit_markdown(report: AuditReport) -> str:
+    """Flags, then one table of the headline metrics per judge, then the method."""
+    lines = ["# referee audit", ""]
+    flags = report.flags
+    lines.append("## Flags")
+    lines.append("")
+    if flags:
+        lines += [f"- **{j}**: {f['message']}" for j, f in flags]
+    else:
+        lines.append("No defect flagged: every interval overlaps its no-defect band.")
+    lines += ["", "## Metrics", ""]
+    head = ["judge", "n", "aligned", *[label for _, label in SUMMARY]]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for j, d in report.judges.items():
+        row = [str(j), str(d["n"]), str(d["aligned"]), *[fmt_metric(d.get(k)) for k, _ in SUMMARY]]
+        lines.append("| " + " | ".join(row) + " |")
+    lines += ["", "## All metrics", ""]
+    for j, d in report.judges.items():
+        lines.append(f"### {j}")
+        lines.append("")
+        for k in CONTRACT[2:-1]:
+            lines.append(f"- {k}: {fmt_metric(d.get(k))}")
+        det = d.get("details", {})
+        for k in ("agreement", "agreement_no_ties", "agreement_majority", "human_baseline", "flip_rate"):
+            if isinstance(det.get(k), dict):
+                lines.append(f"- {k}: {fmt_metric(det[k])}")
+        lines.append("")
+    for note in report.meta.get("notes") or []:
+        lines.append(f"> note: {note}")
+    lines += ["", f"Method: {describe(report.meta)}", ""]
+    return "\n".join(lines)

@@ -1,0 +1,51 @@
+"""Rich terminal summary of an audit: flags first, then the headline metrics per judge."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from referee.audit.report import SUMMARY, describe
+
+if TYPE_CHECKING:
+    from referee.audit.report import AuditReport
+
+
+def print_audit(report: AuditReport, console: Any = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    if not console.is_terminal and console.width < 170:
+        console = Console(width=170)
+    flags = report.flags
+    if flags:
+        console.print(f"[bold red]{len(flags)} flag(s)[/bold red]")
+        for j, f in flags:
+            console.print(f"[red]• {j}[/red]: {f['message']}")
+    else:
+        console.print("[green]No defect flagged[/green]: every interval overlaps its no-defect band.")
+    table = Table(title="referee audit", title_justify="left", header_style="bold")
+    table.add_column("judge", no_wrap=True)
+    table.add_column("n", justify="right")
+    table.add_column("aligned", justify="right")
+    for _, label in SUMMARY:
+        table.add_column(label, justify="right")
+    flagged = {(j, f["metric"]) for j, f in flags}
+    for j, d in report.judges.items():
+        cells = []
+        for key, _ in SUMMARY:
+            text = _compact(d.get(key))
+            cells.append(f"[red]{text}[/red]" if (j, key) in flagged else text)
+        table.add_row(str(j), f"{d['n']:,}", f"{d['aligned']:,}", *cells)
+    console.print(table)
+    console.print(f"[dim]{describe(report.meta)}[/dim]")
+    for note in report.meta.get("notes") or []:
+        console.print(f"[yellow]note:[/yellow] {note}")
+
+
+def _compact(m: dict[str, Any] | None) -> str:
+    if not m or m.get("value") is None:
+        return "–"
+    if m.get("ci_low") is None:
+        return f"{m['value']:.2f}"
+    return f"{m['value']:.2f} [{m['ci_low']:.2f}–{m['ci_high']:.2f}]"
