@@ -12,7 +12,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "rank", "read"]
+__all__ = ["__version__", "audit", "rank", "read"]
 
 _LAZY = {"rank": "referee.rank", "read": "referee.io:read", "audit": "referee.audit"}
 
