@@ -35,7 +35,8 @@ from arena_rank.models.bradley_terry import BradleyTerry
 from arena_rank.utils.data_utils import PairDataset
 df = pd.read_json(sys.argv[1], lines=True)
 ds = PairDataset.from_pandas(df)
-model = BradleyTerry(n_competitors=len(ds.competitors))
+tol = float(sys.argv[3]) if len(sys.argv) > 3 else 1e-9  # arena-rank's default ftol/gtol is 1e-9
+model = BradleyTerry(n_competitors=len(ds.competitors), ftol=tol, gtol=tol, max_iter=10_000)
 res = model.compute_ratings_and_cis(ds, significance_level=0.05)
 out = {"models": list(res["competitors"]), "ratings": [float(x) for x in res["ratings"]],
        "lower": [float(x) for x in res["rating_lower"]], "upper": [float(x) for x in res["rating_upper"]],
@@ -83,7 +84,7 @@ def run_referee(path: Path, extra: list[str], label: str, results: list) -> dict
     return json.loads(out.read_text())
 
 
-def run_arena_rank(python: str, path: Path, results: list) -> dict | None:
+def run_arena_rank(python: str, path: Path, results: list, tol: float | None = None) -> dict | None:
     probe = subprocess.run([python, "-c", "import arena_rank"], capture_output=True)
     if probe.returncode != 0:
         print(f"arena-rank is not importable by {python}; skipping the peer comparison "
@@ -92,8 +93,10 @@ def run_arena_rank(python: str, path: Path, results: list) -> dict | None:
     out = Path(tempfile.mkdtemp()) / "ar.json"
     script = Path(tempfile.mkdtemp()) / "ar.py"
     script.write_text(ARENA_RANK_SCRIPT)
-    wall, peak, _ = timed([python, str(script), str(path), str(out)])
-    results.append(("arena-rank BT + sandwich (JSONL)", wall, peak))
+    extra = [] if tol is None else [str(tol)]
+    wall, peak, _ = timed([python, str(script), str(path), str(out), *extra])
+    label = "arena-rank BT + sandwich (JSONL)" + ("" if tol is None else f", tol {tol:g}")
+    results.append((label, wall, peak))
     return json.loads(out.read_text())
 
 
@@ -112,19 +115,21 @@ def main() -> None:
     run_referee(jsonl, ["--ci", "bootstrap", "--rounds", str(args.rounds)],
                 f"referee BT + {args.rounds}-round bootstrap (JSONL)", results)
     peer = run_arena_rank(args.peer_python, jsonl, results)
+    peer_tight = run_arena_rank(args.peer_python, jsonl, results, tol=1e-13) if peer else None
     print(f"\n{args.battles:,} battles, {args.models} models, {os.cpu_count()} cores")
     print(f"{'run':<48} {'wall s':>8} {'peak MB':>9}")
     for label, wall, peak in results:
         print(f"{label:<48} {wall:8.2f} {peak:9.0f}")
-    if peer is not None:
-        ours = {r["model"]: r["rating"] for r in board["models"]}
-        diffs = np.array([abs(ours[m] - r) for m, r in zip(peer["models"], peer["ratings"], strict=True)])
-        ours_w = {r["model"]: r["ci_high"] - r["ci_low"] for r in board["models"]}
+    ours = {r["model"]: r["rating"] for r in board["models"]}
+    ours_w = {r["model"]: r["ci_high"] - r["ci_low"] for r in board["models"]}
+    for name, res in (("default tolerance", peer), ("tolerance 1e-13", peer_tight)):
+        if res is None:
+            continue
+        diffs = np.array([abs(ours[m] - r) for m, r in zip(res["models"], res["ratings"], strict=True)])
         widths = np.array([ours_w[m] - (u - lo) for m, lo, u in
-                           zip(peer["models"], peer["lower"], peer["upper"], strict=True)])
-        print(f"\nmax |rating difference| vs arena-rank: {diffs.max():.5f} rating points "
-              f"(mean {diffs.mean():.5f})")
-        print(f"max |95% CI width difference| vs arena-rank: {np.abs(widths).max():.4f} points")
+                           zip(res["models"], res["lower"], res["upper"], strict=True)])
+        print(f"\nvs arena-rank ({name}): max |rating difference| {diffs.max():.5f} points "
+              f"(mean {diffs.mean():.5f}); max |95% CI width difference| {np.abs(widths).max():.3f} points")
 
 
 if __name__ == "__main__":

@@ -218,7 +218,7 @@ def test_prd_bad_score_and_name(tmp_path: Path) -> None:
         ({"instruction": "i", "output": "o", "generator": "g", "dataset": "d"}, "AlpacaEval model outputs"),
         ({"question_id": 81, "model": "m", "judge": ["gpt-4", "single-v1"], "score": 8, "turn": 1}, "single-answer"),
         ({"question_id": 81, "category": "writing", "turns": ["a", "b"]}, "questions"),
-        ({"prompt": "p", "chosen": "c", "rejected": "r"}, "chosen/rejected"),
+        ({"output": "A: Feedback 1 is better.", "cost": 0.03, "finish_reason": "stop"}, "API completions"),
         ({"uid": "u", "model": "m", "messages": []}, "model answers"),
         ({"foo": 1, "bar": 2}, "unrecognised format"),
     ],

@@ -525,4 +525,5 @@ def test_write_unknown_extension(tmp_path: Path) -> None:
 
 
 def test_formats_constant() -> None:
-    assert set(FORMATS) == {"arena", "alpaca_eval", "mt_bench", "fastchat_pair", "arena_hard", "prd", "generic"}
+    assert set(FORMATS) == {"arena", "alpaca_eval", "mt_bench", "fastchat_pair", "arena_hard", "prd", "generic",
+                            "llmbar", "judgebench", "autoj", "pandalm", "pairs"}

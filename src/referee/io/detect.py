@@ -3,14 +3,28 @@ keys (and a few values), and for PRD the file name, which carries the model name
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NoReturn
 
 from referee.errors import InputError
-from referee.io import arena, mt_bench, prd
+from referee.io import arena, autoj, judgebench, llmbar, mt_bench, pairs, pandalm, prd
 from referee.io._source import Source
 from referee.schema import CANONICAL
 
-FORMATS: tuple[str, ...] = ("arena", "alpaca_eval", "mt_bench", "fastchat_pair", "arena_hard", "prd", "generic")
+FORMATS: tuple[str, ...] = (
+    "arena", "alpaca_eval", "mt_bench", "fastchat_pair", "arena_hard", "prd", "generic",
+    "llmbar", "judgebench", "autoj", "pandalm", "pairs",
+)
+
+#: files a benchmark release keeps beside its data, skipped when a directory is read:
+#: (regular expression on the file name, condition on the path, what the file is)
+SIDE_FILES: tuple[tuple[str, Callable[[Path], bool], str], ...] = (
+    (r"^statistics\.json$", lambda p: "evaluators" in p.parts, "LLMBar per-evaluator summary statistics"),
+    (r"-Eval_.*\.jsonl", lambda p: True, "Auto-J GPT-4 comparisons of critiques, not of responses"),
+    (r"^testset-inference", lambda p: True, "PandaLM instructions without responses"),
+)
 
 #: canonical columns that no external format uses: their presence means a referee table
 OWN_COLUMNS = frozenset(CANONICAL) - {"model_a", "model_b", "winner", "judge", "tstamp", "turn", "language", "category"}
@@ -34,9 +48,14 @@ NOT_COMPARISONS: tuple[tuple[frozenset[str], str, str], ...] = (
         f"name the file like {prd.PATTERN_HINT} or pass format='prd'",
     ),
     (
-        frozenset({"chosen", "rejected"}),
-        "chosen/rejected preference pairs: they name no competing models",
-        "add model_a/model_b/winner columns to rank models from them",
+        frozenset({"output", "cost", "finish_reason"}),
+        "API completions (e.g. Auto-J's GPT-4 comparisons of critiques): no verdicts on response pairs",
+        "read the judge's verdict files instead",
+    ),
+    (
+        frozenset({"motivation_app", "instruction", "input"}),
+        "instructions without responses (e.g. PandaLM's inference set)",
+        "read the test set (testset-v1.json) and the judges' result files instead",
     ),
     (
         frozenset({"answer_id", "model_id"}),
@@ -67,7 +86,12 @@ def detect(src: Source | str) -> str:
         src = Source(src)
     if src.kind in ("parquet", "csv"):
         return "generic"
-    rec = src.first_record()
+    try:
+        rec = src.first_record()
+    except InputError:
+        if pairs.whole_object(src) is not None:
+            return "pairs"  # EvalBiasBench: one JSON object {bias type: [pairs]}
+        raise
     keys = set(rec)
     if "score" in keys and "question_id" in keys and prd.parse_name(src.path):
         return "prd"
@@ -85,7 +109,30 @@ def detect(src: Source | str) -> str:
         return "arena"
     if keys & {"model_a", "model_b", "winner", "prob_a"}:
         return "generic"  # validation names the missing column
+    gold = _gold_format(rec, keys)
+    if gold:
+        return gold
     _explain(src, keys)
+
+
+def _gold_format(rec: dict[str, Any], keys: set[str]) -> str | None:
+    """Readers of gold-labelled judge benchmarks and chosen/rejected pairs."""
+    if keys >= llmbar.KEYS:
+        return "llmbar"
+    if keys >= judgebench.KEYS:
+        return "judgebench"
+    if keys >= autoj.KEYS or (keys == {"output"} and str(rec["output"]).strip() in ("0", "1", "2")):
+        return "autoj"
+    if keys >= pandalm.KEYS or ("idx" in keys and pandalm.result_key(rec)):
+        return "pandalm"
+    if {"chosen", "rejected"} <= keys or keys >= pairs.BIAS_KEYS:
+        return "pairs"
+    return None
+
+
+def is_side_file(path: Path) -> bool:
+    """Is this a file a benchmark release keeps beside its data (see :data:`SIDE_FILES`)?"""
+    return any(re.search(pattern, path.name) and cond(path) for pattern, cond, _ in SIDE_FILES)
 
 
 def _looks_mt_bench(rec: dict[str, Any]) -> bool:

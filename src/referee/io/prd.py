@@ -6,6 +6,12 @@ Files ``ratings-<reviewer>/answer_<m1>-vs-answer_<m2>-<reviewer>-reviewer_threec
 names exist only in the file name: ``model_a = m1``, ``model_b = m2``, ``judge`` = the
 reviewer (``human`` for the human folder).  In the human files ``text`` is the
 question (-> ``prompt``); in LLM-reviewer files it is the review and is not kept.
+
+The LLM reviewers judged every pair in both orders (``answer_a-vs-answer_b`` and
+``answer_b-vs-answer_a``).  ``pair_id`` = ``<question_id>|<model>|<model>`` (models sorted, the
+scheme of :func:`referee.plan.pair_id`) links both orders and the human votes on the pair.
+``order`` is left unset: the release has no original order, so the audit takes the human
+raters' orientation as order 1.
 """
 
 from __future__ import annotations
@@ -82,6 +88,7 @@ def read(src: Source, **_: Any) -> Parsed:
                 "winner": _winner(f),
                 "judge": reviewer,
                 "prompt_id": qid,
+                "pair_id": f"{qid}|{'|'.join(sorted((m1, m2)))}",
                 "prompt": None if is_review else f.text("text", required=False),
             }
         )
