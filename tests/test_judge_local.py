@@ -217,3 +217,14 @@ def test_smollm2_judges_real_pairs_by_position(local, tmp_path: Path) -> None:
     # the soft verdicts say the same: P(first shown wins) is high whichever response is shown first
     assert p_first > 0.75
     assert result.meta.get("position_consistency") == pytest.approx(consistency)
+    # and `referee audit` on the same verdicts file flags the judge as position-biased (issue 4)
+    import referee
+
+    report = referee.audit(tmp_path / "verdicts.jsonl", rounds=500, seed=0)
+    audited = report.to_dict()["judges"]
+    assert len(audited) == 1
+    ((_judge_name, metrics),) = audited.items()
+    flagged = {f["metric"] if isinstance(f, dict) else str(f) for f in metrics["flags"]}
+    assert any("first_position_rate" in f for f in flagged), metrics["flags"]
+    assert any("position_consistency" in f for f in flagged), metrics["flags"]
+    assert metrics["first_position_rate"]["ci_low"] > 0.55
