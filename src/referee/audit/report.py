@@ -20,15 +20,11 @@ central tendency.  Readers must ignore keys they do not know.
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from referee.errors import InputError
+from referee.report.output import Renderable, clean, emit
 
 CONTRACT: tuple[str, ...] = (
     "n",
@@ -64,19 +60,6 @@ SUMMARY: tuple[tuple[str, str], ...] = (
 )
 
 
-def _clean(value: Any) -> Any:
-    """JSON-safe values: numpy → Python, NaN → None."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def fmt_metric(m: dict[str, Any] | None, digits: int = 3, pct: bool = False) -> str:
     """'0.856 [0.832, 0.879]' (or percentages), '–' when missing."""
     if not m or m.get("value") is None:
@@ -88,7 +71,7 @@ def fmt_metric(m: dict[str, Any] | None, digits: int = 3, pct: bool = False) -> 
 
 
 @dataclass
-class AuditReport:
+class AuditReport(Renderable):
     """Per-judge metrics with intervals and flags, the cross-judge agreement matrix, and metadata."""
 
     judges: dict[str, dict[str, Any]]
@@ -113,42 +96,18 @@ class AuditReport:
     def to_dict(self) -> dict[str, Any]:
         judges = {}
         for name, d in self.judges.items():
-            rec = {k: _clean(d.get(k)) for k in CONTRACT}
-            rec["details"] = _clean(d.get("details", {}))
+            rec = {k: clean(d.get(k)) for k in CONTRACT}
+            rec["details"] = clean(d.get("details", {}))
             judges[str(name)] = rec
-        return {"judges": judges, "meta": _clean(self.meta), "agreement_matrix": _clean(self.agreement_matrix)}
-
-    def to_json(self, path: str | Path | None = None, indent: int = 2) -> str:
-        text = json.dumps(self.to_dict(), indent=indent, allow_nan=False, ensure_ascii=False)
-        if path is not None:
-            Path(path).write_text(text + "\n", encoding="utf-8")
-        return text
+        return {"judges": judges, "meta": clean(self.meta), "agreement_matrix": clean(self.agreement_matrix)}
 
     def to_markdown(self, path: str | Path | None = None) -> str:
-        text = audit_markdown(self)
-        if path is not None:
-            Path(path).write_text(text, encoding="utf-8")
-        return text
+        return emit(audit_markdown(self), path)
 
     def to_html(self, path: str | Path | None = None) -> str:
         from referee.report.audit_html import audit_html
 
-        text = audit_html(self)
-        if path is not None:
-            Path(path).write_text(text, encoding="utf-8")
-        return text
-
-    def save(self, path: str | Path) -> Path:
-        """Write by extension: .json, .md, .html."""
-        p = Path(path)
-        writers = {".json": self.to_json, ".md": self.to_markdown, ".html": self.to_html}
-        suffix = p.suffix.lower()
-        if suffix not in writers:
-            raise InputError(f"unknown output extension {suffix!r}; use one of {', '.join(writers)}", path=str(p))
-        if not p.parent.exists():
-            p.parent.mkdir(parents=True, exist_ok=True)
-        writers[suffix](p)
-        return p
+        return emit(audit_html(self), path)
 
     def print(self, console: Any = None) -> None:
         """Rich terminal summary, flags on top."""

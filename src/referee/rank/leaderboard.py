@@ -14,14 +14,13 @@ Fields that do not apply are ``null``.  Ratings are on the display scale
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-import numpy as np
 import pandas as pd
+
+from referee.report.output import Renderable, clean, emit
 
 JSON_FIELDS: tuple[str, ...] = (
     "model",
@@ -54,21 +53,8 @@ META_FIELDS: tuple[str, ...] = (
 )
 
 
-def _clean(value: Any) -> Any:
-    """JSON-safe scalars: numpy → Python, NaN → None."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 @dataclass
-class Leaderboard:
+class Leaderboard(Renderable):
     """Ranked models with intervals, counts and the metadata of the fit.
 
     ``table`` has one row per model, best first, with at least the JSON fields;
@@ -80,58 +66,31 @@ class Leaderboard:
     win_prob: dict[str, pd.DataFrame] = field(default_factory=dict)
     truth: pd.Series | None = None  # known true ratings (simulations / demo only)
 
+    FORMATS: ClassVar[dict[str, str]] = {**Renderable.FORMATS, ".csv": "to_csv"}
+
     def to_pandas(self) -> pd.DataFrame:
         return self.table.copy()
 
     def to_dict(self) -> dict[str, Any]:
         rows = []
         for rec in self.table.to_dict(orient="records"):
-            rows.append({k: _clean(rec.get(k)) for k in JSON_FIELDS})
-        meta = {k: _clean(self.meta.get(k)) for k in META_FIELDS}
-        meta.update({k: _clean(v) for k, v in self.meta.items() if k not in meta})
+            rows.append({k: clean(rec.get(k)) for k in JSON_FIELDS})
+        meta = {k: clean(self.meta.get(k)) for k in META_FIELDS}
+        meta.update({k: clean(v) for k, v in self.meta.items() if k not in meta})
         return {"models": rows, "meta": meta}
 
-    def to_json(self, path: str | Path | None = None, indent: int = 2) -> str:
-        text = json.dumps(self.to_dict(), indent=indent, allow_nan=False)
-        if path is not None:
-            Path(path).write_text(text + "\n", encoding="utf-8")
-        return text
-
     def to_csv(self, path: str | Path | None = None) -> str:
-        text = self.table.to_csv(index=False)
-        if path is not None:
-            Path(path).write_text(text, encoding="utf-8")
-        return text
+        return emit(self.table.to_csv(index=False), path)
 
     def to_markdown(self, path: str | Path | None = None) -> str:
         from referee.report.markdown import leaderboard_markdown
 
-        text = leaderboard_markdown(self)
-        if path is not None:
-            Path(path).write_text(text, encoding="utf-8")
-        return text
+        return emit(leaderboard_markdown(self), path)
 
     def to_html(self, path: str | Path | None = None) -> str:
         from referee.report.html import leaderboard_html
 
-        text = leaderboard_html(self)
-        if path is not None:
-            Path(path).write_text(text, encoding="utf-8")
-        return text
-
-    def save(self, path: str | Path) -> Path:
-        """Write by extension: .json, .csv, .md, .html."""
-        p = Path(path)
-        writers = {".json": self.to_json, ".csv": self.to_csv, ".md": self.to_markdown, ".html": self.to_html}
-        suffix = p.suffix.lower()
-        if suffix not in writers:
-            from referee.errors import InputError
-
-            raise InputError(f"unknown output extension {suffix!r}; use one of {', '.join(writers)}", path=str(p))
-        if p.parent and not p.parent.exists():
-            p.parent.mkdir(parents=True, exist_ok=True)
-        writers[suffix](p)
-        return p
+        return emit(leaderboard_html(self), path)
 
     def __repr__(self) -> str:
         cols = [c for c in ("rank", "model", "rating", "ci_low", "ci_high", "battles") if c in self.table]
