@@ -114,3 +114,24 @@ def test_missing_file_and_bad_option(tmp_path, battles):
 def test_version():
     proc = run("--version")
     assert proc.returncode == 0 and proc.stdout.startswith("referee ")
+
+
+def test_issue_example_mixed_formats_davidson_style_clustered(tmp_path):
+    """`referee rank a.parquet b.csv.gz --model davidson --style length,markdown --ci bootstrap --cluster prompt`."""
+    import numpy as np
+
+    df, _ = simulate_arena(5, 3000, seed=4, tie_model="davidson", nu=0.6, n_prompts=80)
+    rng = np.random.default_rng(0)
+    df["response_a"] = ["# Title\n- item\n" + "w " * int(n) for n in rng.integers(10, 200, len(df))]
+    df["response_b"] = ["**bold** " * int(k) + "w " * int(n) for k, n in zip(rng.integers(0, 3, len(df)), rng.integers(10, 200, len(df)), strict=True)]
+    df.iloc[:1500].to_parquet(tmp_path / "a.parquet")
+    df.iloc[1500:].to_csv(tmp_path / "b.csv.gz", index=False)
+    out = tmp_path / "board.json"
+    proc = run("rank", str(tmp_path / "a.parquet"), str(tmp_path / "b.csv.gz"), "--model", "davidson",
+               "--style", "length,markdown", "--ci", "bootstrap", "--rounds", "100", "--cluster", "prompt",
+               "-o", str(out), "-o", str(tmp_path / "board.html"))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    meta = json.loads(out.read_text())["meta"]
+    assert meta["method"] == "davidson+style" and meta["cluster"] == "prompt_id" and meta["n_comparisons"] == 3000
+    assert meta["tie_parameter"] > 0 and set(meta["style_coefficients"]) == {"length", "headers", "lists", "bold"}
+    assert (tmp_path / "board.html").stat().st_size > 1000

@@ -187,8 +187,7 @@ def rank(
     df, n_self = drop_self_battles(df_all)
     if n_self:
         dropped["self_battles"] = n_self
-    if cluster is not None and cluster not in df.columns:
-        raise InputError(f"cannot cluster by {cluster!r}: no such column", field=cluster)
+    cluster = _cluster_column(df, cluster)
     style_list = _style_list(style)
 
     cells = aggregate(df, soft=soft)
@@ -245,6 +244,19 @@ def rank(
         table = _add_win_rates(table, df, baseline, lc, lc_length)
         meta["baseline"] = baseline
     return Leaderboard(table=table, meta=meta, win_prob=win_prob)
+
+
+def _cluster_column(df: pd.DataFrame, cluster: str | None) -> str | None:
+    """The column to cluster by; ``prompt`` means ``prompt_id`` when there is one (else the prompt text)."""
+    if cluster is None:
+        return None
+    if cluster == "prompt" and "prompt_id" in df.columns:
+        return "prompt_id"
+    if cluster == "prompt_id" and "prompt_id" not in df.columns and "prompt" in df.columns:
+        return "prompt"
+    if cluster not in df.columns:
+        raise InputError(f"cannot cluster by {cluster!r}: no such column", field=cluster)
+    return cluster
 
 
 def _style_list(style: Sequence[str] | str | None) -> list[str]:

@@ -76,6 +76,8 @@ def _joined(texts: pd.Series) -> tuple[np.ndarray, np.ndarray, pa.Array]:
         arr = pa.array(texts, type=pa.large_string(), from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         arr = pa.array(texts.where(texts.isna(), texts.astype(str)), type=pa.large_string(), from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):  # arrow-backed pandas strings come chunked
+        arr = arr.combine_chunks()
     arr = pc.fill_null(arr, "")
     nl = pa.scalar("\n", pa.large_string())
     joined = pc.binary_join_element_wise(arr, pa.scalar("", pa.large_string()), nl)
