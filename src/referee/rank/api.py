@@ -37,6 +37,7 @@ SCALE = 400.0 / math.log(10.0)
 BASE_RATING = 1000.0
 MODELS = ("bt", "davidson", "rao-kupper", "elo")
 GRADED = ("auto", "ordinal", "arena-hard", "ignore")
+LC_MIN_MODELS = 5  # below this, the data-driven instruction difficulty of the LC GLM is weak
 
 
 def load(data: Any, format: str | None = None) -> pd.DataFrame:
@@ -243,6 +244,13 @@ def rank(
     if baseline is not None:
         table = _add_win_rates(table, df, baseline, lc, lc_length)
         meta["baseline"] = baseline
+        n_lc = int(table["lc_win_rate"].notna().sum())
+        if lc and n_lc < LC_MIN_MODELS:
+            meta.setdefault("notes", []).append(
+                f"the length-controlled win rate estimates instruction difficulty from the other models in the "
+                f"data; with {n_lc} model(s) that estimate is weak (LC can be off by several points). Rank more "
+                "annotation files together for a stable LC."
+            )
     return Leaderboard(table=table, meta=meta, win_prob=win_prob)
 
 
