@@ -201,7 +201,7 @@ def judge(
     references: Annotated[list[Path] | None, typer.Option(help="Reference answers (reference-guided templates).")] = None,
     questions: Annotated[Path | None, typer.Option(help="Question file for answer files without prompt text.")] = None,
     temperature: Annotated[float | None, typer.Option(help="Judge sampling temperature.")] = None,
-    max_tokens: Annotated[int | None, typer.Option(help="Max tokens per judge answer.")] = None,
+    max_tokens: Annotated[int | None, typer.Option("--judge-max-tokens", help="Max tokens per judge answer.")] = None,
     logprobs: Annotated[bool | None, typer.Option("--logprobs/--no-logprobs", help="Ask for top logprobs.")] = None,
     top_logprobs: Annotated[int | None, typer.Option(help="How many alternatives per token.")] = None,
     single_order: Annotated[bool, typer.Option("--single-order", help="Judge each pair in one order only.")] = False,
@@ -215,7 +215,9 @@ def judge(
     retries: Annotated[int, typer.Option(help="Retries per call on 429/5xx/timeouts.")] = 6,
     timeout: Annotated[float | None, typer.Option(help="Per-call timeout in seconds.")] = None,
     max_calls: Annotated[int | None, typer.Option(help="Budget: stop after this many calls.")] = None,
-    max_tokens_budget: Annotated[int | None, typer.Option(help="Budget: stop after this many tokens in total.")] = None,
+    max_tokens_budget: Annotated[
+        int | None, typer.Option("--max-tokens", help="Budget: stop before this many tokens in total (in + out).")
+    ] = None,
     max_cost: Annotated[float | None, typer.Option(help="Budget: stop before spending more than this (USD).")] = None,
     price_in: Annotated[float | None, typer.Option(help="USD per 1k input tokens.")] = None,
     price_out: Annotated[float | None, typer.Option(help="USD per 1k output tokens.")] = None,
