@@ -194,7 +194,7 @@ def judge(
     judge_model: Annotated[str | None, typer.Option(help="The judge model served there.")] = None,
     judge_key_env: Annotated[str | None, typer.Option(help="Environment variable holding the API key.")] = None,
     judge_config: Annotated[Path | None, typer.Option(help="YAML judge spec (url, model, key_env, template, prices, ...).")] = None,
-    judge_local: Annotated[str | None, typer.Option("--judge", help="local (embedded SmolLM2) or local:PATH.gguf.")] = None,
+    judge_local: Annotated[str | None, typer.Option("--judge", help="local (embedded SmolLM2), local:PATH.gguf, or a reward model: rm:DIR, hf:PATH, dpo:POLICY,REF, length.")] = None,
     judge_name: Annotated[str | None, typer.Option(help="Name written in the judge column.")] = None,
     template: Annotated[str | None, typer.Option(help="Template name (see --list-templates) or a .j2 path.")] = None,
     mode: Annotated[str | None, typer.Option(help="pairwise | pointwise (default: the template's).")] = None,
@@ -355,6 +355,119 @@ def demo(
         run_demo(out=out, seed=0 if seed is None else seed, n_prompts=prompts)
     except InputError as err:
         _fail(err)
+
+
+@app.command("train-rm")
+def train_rm(
+    pairs: Annotated[list[Path], typer.Argument(help="Preference pairs: TRL prompt/chosen/rejected, HH-RLHF, or a comparisons table.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Directory to save the reward model in.")],
+    encoder: Annotated[str, typer.Option(help="Frozen sentence encoder: minilm or a local model folder.")] = "minilm",
+    head: Annotated[str, typer.Option(help="Reward head: linear | mlp")] = "linear",
+    holdout: Annotated[float, typer.Option(help="Share of prompts held out for evaluation.")] = 0.2,
+    folds: Annotated[int | None, typer.Option(help="k-fold cross-validation instead of a holdout.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed for splits and initialisation.")] = 0,
+    l2: Annotated[float, typer.Option(help="L2 regularisation of the head.")] = 3e-4,
+    format: Annotated[str | None, typer.Option("--format", "-f", help="Input format (default: detect).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+) -> None:
+    """Train a small reward model (frozen encoder + Bradley–Terry head) on chosen/rejected pairs."""
+    import warnings
+
+    from referee.score.rm import train_rm as train_rm_fn
+
+    try:
+        with _progress(quiet, "encoding") as progress, warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # truncations: in the summary's notes
+            report = train_rm_fn([str(p) for p in pairs], encoder=encoder, head=head, holdout=holdout,
+                                 folds=folds, seed=seed, out=output, l2=l2, format=format, progress=progress)
+    except InputError as err:
+        _fail(err)
+    if not quiet:
+        typer.echo(report.summary())
+        typer.echo(f"saved to {output} (use --scorer rm:{output})")
+
+
+@app.command()
+def score(
+    outputs: Annotated[list[Path], typer.Argument(help="Model outputs (the formats of `referee judge --outputs`).")],
+    scorer: Annotated[str, typer.Option(help="length | length:tokens | rm:DIR | hf:PATH | dpo:POLICY,REF")] = "length",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the scores table (.jsonl/.csv/.parquet).")] = None,
+    questions: Annotated[Path | None, typer.Option(help="FastChat question file (prompt texts).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or notes.")] = False,
+) -> None:
+    """Score responses with a reward model: the scores table (prompt_id, model, response, scorer, score)."""
+    import warnings
+
+    from referee.io.write import write
+    from referee.score.api import score as score_fn
+
+    try:
+        with _progress(quiet, "scoring") as progress, warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # truncations: printed as notes below
+            table = score_fn([str(o) for o in outputs], scorer, questions=questions, progress=progress)
+    except InputError as err:
+        _fail(err)
+    if output is not None:
+        write(table, output)
+    if not quiet:
+        for note in table.attrs.get("notes", []):
+            typer.echo(f"note: {note}", err=True)
+        by_model = table.groupby("model", dropna=False)["score"].agg(["count", "mean"])
+        for model, row in by_model.sort_values("mean", ascending=False).iterrows():
+            typer.echo(f"{model}\t{int(row['count'])} responses\tmean score {row['mean']:.4g}")
+        if output is not None:
+            typer.echo(f"wrote {len(table)} scores to {output}")
+
+
+@app.command("best-of-n")
+def best_of_n(
+    samples: Annotated[list[Path], typer.Argument(help="Samples: prompt_id, prompt, response[, model, sample_id[, score]] (.jsonl/.json/.csv/.parquet).")],
+    scorer: Annotated[str | None, typer.Option(help="length | rm:DIR | hf:PATH | dpo:POLICY,REF (default: the samples' score column).")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the picks (.jsonl/.csv/.parquet).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary.")] = False,
+) -> None:
+    """Pick the top-scored response per prompt from N samples; ties in the top score are reported."""
+    from referee.io.write import write
+    from referee.score.bestofn import best_of_n as best_of_n_fn
+    from referee.score.bestofn import summary
+
+    try:
+        picked = best_of_n_fn([str(s) for s in samples], scorer)
+        if output is not None:
+            write(picked, output)
+    except InputError as err:
+        _fail(err)
+    if not quiet:
+        typer.echo(summary(picked), err=True)
+        if output is not None:
+            typer.echo(f"wrote {len(picked)} picks to {output}", err=True)
+
+
+@app.command("export-pairs")
+def export_pairs(
+    comparisons: Annotated[list[Path], typer.Argument(help="Comparisons: judge verdicts or any file `referee rank` reads.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Preference pairs in TRL's format (prompt, chosen, rejected).")],
+    keep_ties: Annotated[bool, typer.Option("--keep-ties", help="Keep ties (chosen = response_a, with a tie column).")] = False,
+    min_margin: Annotated[float | None, typer.Option(help="Keep pairs with |2·prob_a − 1| at least this (0–1).")] = None,
+    format: Annotated[str | None, typer.Option("--format", "-f", help="Input format (default: detect).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary.")] = False,
+) -> None:
+    """Write preference pairs for DPO / reward training from a comparisons table."""
+    from referee.io import read
+    from referee.io.write import write
+    from referee.score.export import export_pairs as export_fn
+    from referee.score.export import summary
+
+    try:
+        pairs = export_fn(read([str(c) for c in comparisons], format=format), drop_ties=not keep_ties, min_margin=min_margin)
+        if pairs.empty:
+            raise InputError("no preference pair left to write (" + summary(pairs) + ")", field="comparisons")
+        write(pairs, output)
+    except InputError as err:
+        _fail(err)
+    if not quiet:
+        typer.echo(summary(pairs), err=True)
+        typer.echo(f"wrote {output}", err=True)
 
 
 def main() -> None:

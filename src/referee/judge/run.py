@@ -54,9 +54,11 @@ SPEC_ALIASES = {
 # -- the judge --------------------------------------------------------------------------------------
 @dataclass
 class JudgeSpec:
-    """Who judges and how: an OpenAI-compatible endpoint (``url`` + ``model``) or the local model.
+    """Who judges and how: an OpenAI-compatible endpoint (``url`` + ``model``), the local model, or a scorer.
 
     ``local``: None for HTTP; ``""`` for the default local model (SmolLM2), else a ``.gguf`` path.
+    ``scorer``: a reward-model spec (``rm:DIR``, ``hf:PATH``, ``dpo:...``, ``length``): the pair's
+    verdict is ``prob_a = σ(r_a − r_b)`` from the two responses' rewards, no LLM call.
     ``price_in`` / ``price_out``: cost per 1,000 input / output tokens.  Decoding fields left None
     take the template's defaults.
     """
@@ -75,6 +77,7 @@ class JudgeSpec:
     timeout: float | None = None
     name: str | None = None
     extra_body: dict[str, Any] | None = None
+    scorer: str | None = None
 
     @classmethod
     def from_config(cls, path: str | Path, **overrides: Any) -> JudgeSpec:
@@ -111,8 +114,10 @@ class JudgeSpec:
         """A copy with the overrides that are not None applied (``judge="local[:PATH]"`` accepted)."""
         data = asdict(self)
         judge = overrides.pop("judge", None)
-        if judge is not None:
-            data["local"] = parse_local(judge)
+        if judge is not None and is_scorer_spec(judge):
+            data["scorer"], data["local"] = judge, None
+        elif judge is not None:
+            data["local"], data["scorer"] = parse_local(judge), None
         data.update({k: v for k, v in overrides.items() if v is not None})
         return JudgeSpec(**data)
 
@@ -121,12 +126,16 @@ class JudgeSpec:
         """The ``judge`` column: ``name``, else the model, else ``local:<gguf stem>``."""
         if self.name:
             return self.name
+        if self.scorer is not None:
+            return self.scorer
         if self.local is not None:
             return f"local:{Path(self.local).stem}" if self.local else "local:SmolLM2-135M-Instruct"
         return str(self.model)
 
     def backend(self) -> Backend:
         """The backend this spec names (imports the HTTP or local module only when needed)."""
+        if self.scorer is not None:
+            raise InputError(f"judge {self.scorer!r} is a reward model, not a chat backend", field="judge")
         if self.local is not None:
             from referee.judge.local import LocalBackend
 
@@ -152,7 +161,19 @@ def parse_local(value: str) -> str | None:
         return ""
     if value.startswith("local:") and value[6:]:
         return value[6:]
-    raise InputError(f"--judge takes 'local' or 'local:PATH.gguf', got {value!r}", field="judge")
+    raise InputError(
+        f"--judge takes 'local', 'local:PATH.gguf' or a reward model (rm:DIR, hf:PATH, dpo:POLICY,REF, length), got {value!r}",
+        field="judge",
+    )
+
+
+#: ``--judge`` values that name a reward model (a :mod:`referee.score` scorer) instead of an LLM
+SCORER_PREFIXES = ("rm:", "hf:", "dpo:", "length:")
+
+
+def is_scorer_spec(value: Any) -> bool:
+    """``length``, ``rm:DIR``, ``hf:PATH``, ``dpo:...``: a reward model used as a pairwise judge."""
+    return isinstance(value, str) and (value in ("length", "dpo") or value.startswith(SCORER_PREFIXES))
 
 
 @dataclass
@@ -389,22 +410,31 @@ def judge(
         items = [dict(r, reference=(refs or {}).get(r["prompt_id"])) for r in items]
     if not items:
         raise InputError("nothing to judge: no pair (or output) has everything it needs", field="outputs")
-    requests = [_request(tpl, item, mode, decoding) for item in items]
-    meta["n_requests"] = len(requests)
-
     sink = _Sink(output, mode)
-    rows: list[dict[str, Any] | None] = [None] * len(items)
     label = spec.label
+    if spec.scorer is not None:  # a reward model judges: no LLM calls, no cache
+        meta.update(template=None, decoding=None, n_requests=len(items))
+        rows: list[dict[str, Any] | None] = list(_scorer_rows(spec.scorer, items, mode, label))
+        usage = Usage(calls=len(items))
+        try:
+            for row in rows:
+                sink.add(row)  # type: ignore[arg-type]
+        finally:
+            sink.close()
+    else:
+        requests = [_request(tpl, item, mode, decoding) for item in items]
+        meta["n_requests"] = len(requests)
+        rows = [None] * len(items)
 
-    def on_result(i: int, res: ChatResult) -> None:
-        row = _row(items[i], res, parse(res, tpl), mode, label, tpl.name)
-        rows[i] = row
-        sink.add(row)
+        def on_result(i: int, res: ChatResult) -> None:
+            row = _row(items[i], res, parse(res, tpl), mode, label, tpl.name)
+            rows[i] = row
+            sink.add(row)
 
-    try:
-        usage = _execute(spec, backend, requests, on_result, cache, concurrency, rpm, tpm, retries, max_calls, max_tokens, max_cost, progress)
-    finally:
-        sink.close()
+        try:
+            usage = _execute(spec, backend, requests, on_result, cache, concurrency, rpm, tpm, retries, max_calls, max_tokens, max_cost, progress)
+        finally:
+            sink.close()
     import pandas as pd
 
     done = [r for r in rows if r is not None]
@@ -451,6 +481,8 @@ def _spec(judge_spec: JudgeSpec | dict[str, Any] | str | Path) -> JudgeSpec:
         return JudgeSpec.from_dict(judge_spec)
     if isinstance(judge_spec, str) and (judge_spec == "local" or judge_spec.startswith("local:")):
         return JudgeSpec(local=parse_local(judge_spec))
+    if is_scorer_spec(judge_spec):
+        return JudgeSpec(scorer=judge_spec)  # type: ignore[arg-type]
     return JudgeSpec.from_config(judge_spec)
 
 
@@ -536,6 +568,54 @@ def _row(item: dict[str, Any], res: ChatResult, v: Verdict, mode: str, judge: st
         "scorer": judge, "score": v.score, "rating": v.rating,
         "score_probs": json.dumps(v.score_probs) if v.score_probs else None, **common,
     }  # fmt: skip
+
+
+def _scorer_rows(scorer_spec: str, items: list[dict[str, Any]], mode: str, judge: str) -> list[dict[str, Any]]:
+    """Verdicts of a reward model: every (prompt, response) scored once, then each game from the two rewards.
+
+    Pairwise: ``prob_a = σ(r_a − r_b)``, the winner by the sign of ``r_a − r_b`` (equal rewards: a tie),
+    ``raw_completion`` the two rewards as JSON.  Pointwise: ``score`` = the reward.
+    """
+    from referee.score import load_scorer
+    from referee.score.bestofn import score_unique
+
+    scorer = load_scorer(scorer_spec)
+    try:
+        if mode == "pairwise":
+            prompts = [g["prompt"] for g in items for _ in (0, 1)]
+            texts = [g[side] for g in items for side in ("response_a", "response_b")]
+        else:
+            prompts, texts = [g["prompt"] for g in items], [g["response"] for g in items]
+        rewards = score_unique(scorer, [str(p) for p in prompts], texts)
+    finally:
+        close = getattr(scorer, "close", None)
+        if close is not None:
+            close()
+    common = {"parse_status": OK, "template": None, "error": None}
+    if mode == "pointwise":
+        return [
+            {"prompt_id": g["prompt_id"], "prompt": g["prompt"], "model": g["model"], "response": g["response"],
+             "scorer": judge, "score": float(r), "rating": None, "score_probs": None,
+             "raw_completion": json.dumps({"score": float(r)}), **common}
+            for g, r in zip(items, rewards, strict=True)
+        ]  # fmt: skip
+    rows = []
+    for i, g in enumerate(items):
+        ra, rb = float(rewards[2 * i]), float(rewards[2 * i + 1])
+        diff = ra - rb
+        if math.isnan(diff):
+            winner, prob, status = None, None, UNPARSED
+        else:
+            winner = MODEL_A if diff > 0 else MODEL_B if diff < 0 else TIE
+            prob, status = 0.5 * (1.0 + math.tanh(0.5 * diff)), OK  # σ(diff) without overflow
+        rows.append({
+            "prompt_id": g["prompt_id"], "prompt": g["prompt"], "response_a": g["response_a"], "response_b": g["response_b"],
+            "model_a": g["model_a"], "model_b": g["model_b"], "judge": judge, "winner": winner, "strength": None,
+            "prob_a": prob, "pair_id": g["pair_id"], "order": g["order"], "verdict": winner,
+            "verdict_probs": None, "raw_completion": json.dumps({"score_a": ra, "score_b": rb}), **common,
+            "parse_status": status, "error": None if status == OK else "the scorer returned NaN",
+        })  # fmt: skip
+    return rows
 
 
 # -- engine ------------------------------------------------------------------------------------------------
@@ -713,4 +793,4 @@ def _write(result: JudgeResult, output: Path) -> dict[str, str]:
     return written
 
 
-__all__ = ["RECONCILE", "JudgeResult", "JudgeSpec", "judge", "reconcile_games", "reconciled_path"]
+__all__ = ["RECONCILE", "JudgeResult", "JudgeSpec", "is_scorer_spec", "judge", "reconcile_games", "reconciled_path"]
