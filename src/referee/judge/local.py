@@ -78,6 +78,22 @@ def _import_llama() -> Any:
     return llama_cpp
 
 
+def chat_formatter(llm: Any) -> Any:
+    """The GGUF's own chat template as a llama.cpp formatter, or None when it has none."""
+    from llama_cpp import llama_chat_format
+
+    template = llm.metadata.get("tokenizer.chat_template")
+    if not template:
+        return None
+    eos, bos = llm.token_eos(), llm.token_bos()
+    return llama_chat_format.Jinja2ChatFormatter(
+        template=template,
+        eos_token=llm._model.token_get_text(eos) if eos != -1 else "",
+        bos_token=llm._model.token_get_text(bos) if bos != -1 else "",
+        stop_token_ids=[eos],
+    )
+
+
 def _logprobs(choice: dict[str, Any]) -> list[tuple[str, float, list[tuple[str, float]]]] | None:
     content = (choice.get("logprobs") or {}).get("content")
     if content is None:
@@ -138,7 +154,6 @@ class LocalBackend:
         """The loaded model (call with the lock held)."""
         if self._llm is None:
             llama_cpp = _import_llama()
-            from llama_cpp import llama_chat_format
 
             try:
                 llm = llama_cpp.Llama(
@@ -152,16 +167,9 @@ class LocalBackend:
                 )
             except (ValueError, RuntimeError, OSError) as err:
                 raise InputError(f"cannot load the GGUF model: {err}", path=str(self.path), field="judge") from None
-            template = llm.metadata.get("tokenizer.chat_template")
-            if not template:
+            self._formatter = chat_formatter(llm)
+            if self._formatter is None:
                 raise InputError("the GGUF has no chat template in its metadata", path=str(self.path), field="judge")
-            eos, bos = llm.token_eos(), llm.token_bos()
-            self._formatter = llama_chat_format.Jinja2ChatFormatter(
-                template=template,
-                eos_token=llm._model.token_get_text(eos) if eos != -1 else "",
-                bos_token=llm._model.token_get_text(bos) if bos != -1 else "",
-                stop_token_ids=[eos],
-            )
             self._llm = llm
         return self._llm
 

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from referee.errors import InputError
-from referee.judge.local import _import_llama, default_gguf
+from referee.judge.local import _import_llama, chat_formatter, default_gguf
 
 VARIANTS = ("ratio", "sum", "avg")
 
@@ -54,7 +54,6 @@ class _LM:
     def model(self) -> Any:
         if self._llm is None:
             llama_cpp = _import_llama()
-            from llama_cpp import llama_chat_format
 
             try:
                 llm = llama_cpp.Llama(
@@ -65,15 +64,7 @@ class _LM:
                 raise InputError(
                     f"cannot load the GGUF model: {err}", path=str(self.path), field="scorer"
                 ) from None
-            template = llm.metadata.get("tokenizer.chat_template")
-            if template:
-                eos, bos = llm.token_eos(), llm.token_bos()
-                self._formatter = llama_chat_format.Jinja2ChatFormatter(
-                    template=template,
-                    eos_token=llm._model.token_get_text(eos) if eos != -1 else "",
-                    bos_token=llm._model.token_get_text(bos) if bos != -1 else "",
-                    stop_token_ids=[eos],
-                )
+            self._formatter = chat_formatter(llm)
             self._llm = llm
         return self._llm
 
