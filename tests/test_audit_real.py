@@ -9,25 +9,18 @@ from __future__ import annotations
 import gzip
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import referee
+from shared_data import DATA, need
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 MT = DATA / "mt-bench-human-judgments-partial" / "derived"
 PRD = DATA / "prd-peer-rank" / "data" / "vicuna80"
 REVIEWERS = ("gpt4", "gpt35", "claude", "bard", "vicuna-13b")
 pytestmark = pytest.mark.shared_data
-
-
-def need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"shared data not available: {path} (expected beside the repository in ../shared/data)")
-    return path
 
 
 def test_mt_bench_gpt4_vs_human_agreement_without_ties():

@@ -13,8 +13,8 @@ import pytest
 import referee
 from referee.errors import InputError
 from referee.io import detect, read
+from shared_data import DATA, need
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 AUTOJ = DATA / "auto-j" / "data"
 pytestmark = pytest.mark.shared_data
 
@@ -23,12 +23,6 @@ SINGLE_BY_GROUP = {
     "Summarization": 56.94, "Exam Questions": 41.67, "Code": 54.17, "Rewriting": 57.5, "Creative Writing": 63.43,
     "Functional Writing": 68.33, "General Communication": 57.29, "NLP Tasks": 62.12,
 }
-
-
-def need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"shared data not available: {path} (expected beside the repository in ../shared/data)")
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,8 @@ import referee
 from referee.errors import InputError
 from referee.io import detect, read
 from referee.io.judgebench import combine_games, scores_table
+from shared_data import DATA, need
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 JB = DATA / "judgebench"
 
 SKYWORK = "Skywork/Skywork-Reward-Gemma-2-27B"
@@ -30,12 +30,6 @@ OVERALL = {
     "o1-mini-2024-09-12": 65.7,
     "claude-3-haiku-20240307": 32.2,
 }
-
-
-def need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"shared data not available: {path} (expected beside the repository in ../shared/data)")
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -13,18 +13,12 @@ import pytest
 import referee
 from referee.errors import InputError
 from referee.io import detect, read
+from shared_data import DATA, need
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 LLMBAR = DATA / "llmbar" / "Dataset"
 
 #: statistics.json key -> audit metric (accuracy in order 1 / order 2, order consistency)
 METRICS = {"correct_False": "accuracy_order1", "correct_True": "accuracy_order2", "equal": "position_consistency"}
-
-
-def need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"shared data not available: {path} (expected beside the repository in ../shared/data)")
-    return path
 
 
 def fraction(text: str) -> tuple[int, int]:

@@ -14,18 +14,12 @@ import referee
 from referee.errors import InputError
 from referee.io import detect, read
 from referee.io.pairs import chosen_first
+from shared_data import DATA, need
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 HH = DATA / "hh-rlhf" / "harmless-base" / "test.jsonl.gz"
 HHH = DATA / "hhh-alignment-prometheus" / "derived" / "hhh_alignment_pairs.jsonl"
 RMB = DATA / "rm-bench" / "data"
 EBB = DATA / "evalbiasbench" / "data" / "evalbiasbench" / "biasbench.json"
-
-
-def need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"shared data not available: {path} (expected beside the repository in ../shared/data)")
-    return path
 
 
 def chosen_text(df: pd.DataFrame) -> pd.Series:

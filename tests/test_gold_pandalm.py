@@ -12,15 +12,9 @@ import pytest
 import referee
 from referee.errors import InputError
 from referee.io import detect, read
+from shared_data import DATA, need
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 PANDALM = DATA / "pandalm" / "data"
-
-
-def need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"shared data not available: {path} (expected beside the repository in ../shared/data)")
-    return path
 
 
 @pytest.fixture(scope="module")

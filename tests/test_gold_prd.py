@@ -4,24 +4,17 @@ from __future__ import annotations
 
 import gzip
 import json
-from pathlib import Path
 
 import pytest
 
 import referee
 from referee.io import read
 from referee.io.prd import parse_name
+from shared_data import DATA, need
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 PRD = DATA / "prd-peer-rank" / "data" / "vicuna80"
 pytestmark = pytest.mark.shared_data
 REVIEWERS = ("gpt4", "claude", "bard", "vicuna-13b")
-
-
-def need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"shared data not available: {path} (expected beside the repository in ../shared/data)")
-    return path
 
 
 def raw_scores(reviewer: str) -> dict[tuple[str, str, int], int]:

@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import pytest
 
 from referee.audit import rewardbench as rb
+from shared_data import DATA, need
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 EEE = DATA / "reward-bench-leaderboard-eee" / "data" / "reward-bench"
 GPM = DATA / "reward-bench" / "scripts" / "results" / "eval-set" / "general-preference"
 #: sections and scores are published rounded to 4 decimals, so the formula on them lands within 1e-4
 TOL = 1e-4
-
-
-def need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"shared data not available: {path} (expected beside the repository in ../shared/data)")
-    return path
 
 
 def leaderboard() -> list[tuple[str, str, dict[str, float]]]:

@@ -8,19 +8,13 @@ import pandas as pd
 import pytest
 
 from referee.io import detect, read
+from shared_data import DATA, need
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 pytestmark = pytest.mark.shared_data
 
 AE = DATA / "alpaca_eval"
 MT = DATA / "mt-bench-human-judgments-partial" / "derived"
 PRD = DATA / "prd-peer-rank" / "data" / "vicuna80"
-
-
-def need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"shared data not available: {path} (expected beside the repository in ../shared/data)")
-    return path
 
 
 def leaderboard_row(csv: Path, model: str) -> pd.Series:

@@ -20,20 +20,14 @@ import referee
 from referee.io import read
 from referee.score import load_scorer, score, train_rm
 from referee.score.encoder import Encoder
+from shared_data import DATA, need
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 HH = DATA / "hh-rlhf" / "harmless-base" / "test.jsonl.gz"
 HHH = DATA / "hhh-alignment-prometheus" / "derived" / "hhh_alignment_pairs.jsonl"
 RMB_CHAT = DATA / "rm-bench" / "data" / "chat_filtered.json.gz"
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow,
               pytest.mark.filterwarnings("ignore:.*truncated from the left:UserWarning")]
-
-
-def need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"shared data not available: {path} (expected beside the repository in ../shared/data)")
-    return path
 
 
 @pytest.fixture(scope="session")
