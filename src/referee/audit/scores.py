@@ -84,15 +84,7 @@ def attach(table: pd.DataFrame, scores: pd.DataFrame, gold_scorers: Sequence[str
     ka, kb = _table_keys(table, side)
     known = np.union1d(ka, kb)
     skeys = _score_keys(scores, side)
-    unknown = ~np.isin(skeys, known)
-    if unknown.all():
-        first = scores.iloc[0]
-        ident = first.get("response") if side == "response" else first.get("model")
-        raise InputError(
-            f"none of the {len(scores)} scores is for a response in the comparisons (matched on prompt_id + {side}); "
-            f"first unknown: prompt_id={first['prompt_id']!r}, {side}={str(ident)[:60]!r}",
-            field=side,
-        )
+    unknown = _unknown_scores(scores, skeys, known, side, "a response in the comparisons")
     judge_col = table["judge"].to_numpy(dtype=object) if "judge" in table.columns else np.full(n, None)
     for judge, scorer in pairing.items():
         rows = judge_col == judge
@@ -104,6 +96,20 @@ def attach(table: pd.DataFrame, scores: pd.DataFrame, gold_scorers: Sequence[str
     return sa, sb, info
 
 
+def _unknown_scores(scores: pd.DataFrame, skeys: np.ndarray, known: np.ndarray, side: str, what: str) -> np.ndarray:
+    """Mask of scores that match no response; refuse when none match."""
+    unknown = ~np.isin(skeys, known)
+    if unknown.all():
+        row = scores.iloc[0]
+        ident = row.get("response") if side == "response" else row.get("model")
+        raise InputError(
+            f"none of the {len(scores)} scores is for {what} (matched on prompt_id + {side}); "
+            f"first unknown: prompt_id={row['prompt_id']!r}, {side}={str(ident)[:60]!r}",
+            field=side,
+        )
+    return unknown
+
+
 def reward_model_verdicts(scores: pd.DataFrame, gold: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
     """One verdict per distinct gold pair and scorer, from the scores of the pair's two responses."""
     prompt, side = key_fields(scores, gold)
@@ -113,15 +119,7 @@ def reward_model_verdicts(scores: pd.DataFrame, gold: pd.DataFrame) -> tuple[pd.
     pairs = gold[first].reset_index(drop=True)
     ka, kb = ka[first], kb[first]
     skeys = _score_keys(scores, side)
-    unknown = ~np.isin(skeys, np.union1d(ka, kb))
-    if unknown.all():
-        row = scores.iloc[0]
-        ident = row.get("response") if side == "response" else row.get("model")
-        raise InputError(
-            f"none of the {len(scores)} scores is for a response of the gold pairs (matched on prompt_id + {side}); "
-            f"first unknown: prompt_id={row['prompt_id']!r}, {side}={str(ident)[:60]!r}",
-            field=side,
-        )
+    unknown = _unknown_scores(scores, skeys, np.union1d(ka, kb), side, "a response of the gold pairs")
     keep = [c for c in ("model_a", "model_b", "prompt_id", "prompt", "response_a", "response_b", "category",
                         "pair_id") if c in pairs.columns]
     frames: list[pd.DataFrame] = []

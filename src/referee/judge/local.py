@@ -94,6 +94,13 @@ def chat_formatter(llm: Any) -> Any:
     )
 
 
+def close_llama(llm: Any) -> None:
+    """Free a llama.cpp model (older llama-cpp-python releases have no ``close``)."""
+    close = getattr(llm, "close", None)
+    if close is not None:
+        close()
+
+
 def _logprobs(choice: dict[str, Any]) -> list[tuple[str, float, list[tuple[str, float]]]] | None:
     content = (choice.get("logprobs") or {}).get("content")
     if content is None:
@@ -257,11 +264,8 @@ class LocalBackend:
             self._executor.shutdown(wait=True)
             self._executor = None
         with self._lock:
-            if self._llm is not None:
-                close = getattr(self._llm, "close", None)
-                if close is not None:
-                    close()
-                self._llm = None
+            close_llama(self._llm)
+            self._llm = None
 
 
 def local_generate(

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from referee.errors import InputError
-from referee.judge.local import _import_llama, chat_formatter, default_gguf
+from referee.judge.local import _import_llama, chat_formatter, close_llama, default_gguf
 
 VARIANTS = ("ratio", "sum", "avg")
 
@@ -105,11 +105,8 @@ class _LM:
 
     def close(self) -> None:
         with self._lock:
-            if self._llm is not None:
-                close = getattr(self._llm, "close", None)
-                if close is not None:
-                    close()
-                self._llm = None
+            close_llama(self._llm)
+            self._llm = None
 
 
 def _path(value: str | os.PathLike[str] | None) -> Path:
