@@ -1,0 +1,151 @@
+"""``referee arena``: a self-hostable human-voting arena with a live leaderboard.
+
+``serve`` runs the web app (vote, leaderboard and admin pages plus a JSON API) over a
+SQLite or PostgreSQL database; ``invite`` creates annotator tokens; ``export`` writes the
+votes as the canonical comparisons table, ready for ``referee rank`` and ``referee audit``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from referee.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["export", "invite", "serve"]
+
+DEFAULT_DB = "sqlite:///arena.db"
+MIN_ADMIN_TOKEN = 16
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine."""
+    if host in ("localhost", "ip6-localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        try:
+            return all(ipaddress.ip_address(a[4][0]).is_loopback for a in socket.getaddrinfo(host, None))
+        except OSError:
+            return False
+
+
+def admin_token_from_env(env: str, host: str) -> str | None:
+    """The admin token named by ``env``; serving beyond loopback without a strong one is refused."""
+    token = os.environ.get(env) or None
+    if token is not None and len(token) < MIN_ADMIN_TOKEN:
+        raise InputError(f"the admin token in ${env} is shorter than {MIN_ADMIN_TOKEN} characters", field=env)
+    if token is None and not is_loopback(host):
+        raise InputError(
+            f"refusing to serve on {host} without an admin token: set ${env} "
+            "(e.g. export REFEREE_ADMIN_TOKEN=$(python -c 'import secrets; print(secrets.token_urlsafe(32))'))",
+            field="host",
+        )
+    return token
+
+
+def open_store(db: str, outputs: str | Path | Iterable[str | Path] | None = None, *, sqlite_sync: str = "normal") -> Any:
+    """Open (creating and migrating) the arena database and add ``outputs`` to it."""
+    from referee.arena.store import Store
+
+    store = Store(db, sqlite_sync=sqlite_sync)
+    if outputs:
+        from referee.judge.inputs import read_outputs
+
+        store.load_outputs(read_outputs(outputs))
+    return store
+
+
+def serve(
+    outputs: str | Path | Iterable[str | Path] | None = None,
+    *,
+    db: str = DEFAULT_DB,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    sampling: str = "uniform",
+    refresh: float = 10.0,
+    rate_limit: float = 2.0,
+    identity_filter: bool = False,
+    admin_token_env: str = "REFEREE_ADMIN_TOKEN",
+    sqlite_sync: str = "normal",
+    public_leaderboard: bool = False,
+    seed: int | None = None,
+    title: str = "referee arena",
+    log_level: str = "warning",
+    ready: Any = None,
+) -> None:
+    """Serve the arena until interrupted.
+
+    ``outputs`` (model outputs in any format ``referee judge`` reads) are added to ``db``;
+    a restart without them resumes on what the database holds.  ``sampling`` is
+    ``uniform``, ``balanced`` or ``active``; ``rate_limit`` is votes per second per
+    annotator (bursts of twice that; 0 = off); ``refresh`` is how often, in seconds, the
+    leaderboard is recomputed when votes arrived.  ``ready(summary)`` is called once the
+    database is ready, before the server starts listening.
+    """
+    from referee.arena.sampling import STRATEGIES
+
+    if sampling not in STRATEGIES:
+        raise InputError(f"--sampling must be one of {', '.join(STRATEGIES)}, not {sampling!r}", field="sampling")
+    if refresh <= 0:
+        raise InputError("--refresh must be positive", field="refresh")
+    token = admin_token_from_env(admin_token_env, host)
+    store = open_store(db, outputs, sqlite_sync=sqlite_sync)
+    cat = store.catalogue()
+    if len(cat.models) < 2:
+        store.close()
+        raise InputError("the arena needs outputs of at least two models: pass --outputs FILES", field="outputs")
+    import uvicorn
+
+    from referee.arena.app import ArenaConfig, create_app
+
+    config = ArenaConfig(
+        db=db, sampling=sampling, refresh=refresh, rate_limit=rate_limit, identity_filter=identity_filter,
+        admin_token=token, sqlite_sync=sqlite_sync, public_leaderboard=public_leaderboard, seed=seed, title=title,
+    )
+    app = create_app(config, store)
+    if ready is not None:
+        ready(
+            {"url": f"http://{host}:{port}", "models": len(cat.models), "prompts": len(cat.prompts),
+             "responses": len(cat.responses), "votes": store.vote_count(), "admin": token is not None}
+        )
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, loop="auto", http="auto",
+                timeout_graceful_shutdown=5)
+
+
+def invite(name: str, *, db: str = DEFAULT_DB) -> str:
+    """Create an annotator called ``name`` and return their token (shown once)."""
+    from referee.arena.store import Store
+
+    store = Store(db)
+    try:
+        return store.invite(name)
+    finally:
+        store.close()
+
+
+def export(db: str = DEFAULT_DB, output: str | Path | None = None, *, identity_filter: bool = False) -> pd.DataFrame:
+    """All votes as canonical comparisons (``model_a`` = the model shown as A), with ``voter``,
+    ``prompt_id``, ``prompt``, ``response_a/b``, ``tstamp`` and ``battle_id``; written to
+    ``output`` (``.jsonl``, ``.csv``, ``.parquet``…) when given."""
+    from referee.arena.board import votes_frame
+    from referee.arena.store import Store
+
+    store = Store(db)
+    try:
+        frame = votes_frame(store.vote_rows(), store.catalogue(), texts=True, identity_filter=identity_filter)
+    finally:
+        store.close()
+    if output is not None:
+        from referee.io.write import write
+
+        write(frame, output)
+    return frame

@@ -1,0 +1,110 @@
+"""Server-side pair selection: which two models and which prompt an annotator judges next.
+
+Clients never choose.  A battle is a (prompt, unordered model pair); an annotator never
+gets the same battle twice (enforced again by a unique constraint in the database).
+Strategies, each drawing the prompt uniformly among the pair's prompts the annotator has
+not seen, and randomising which model is shown as A:
+
+* ``uniform``  — model pair uniform over pairs that share a prompt (Chatbot Arena's default);
+* ``balanced`` — pairs weighted by ``1 / (1 + n_votes)²``, so under-sampled pairs catch up;
+* ``active``   — pairs weighted by the uncertainty of their outcome under the current fit,
+  ``p(1−p)·sqrt(se_i² + se_j²)`` with ``p = σ(θ_i − θ_j)`` (pairs without data get the
+  largest weight): votes go where they shrink the intervals most.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from referee.arena.store import Catalogue, pair_key
+
+STRATEGIES = ("uniform", "balanced", "active")
+
+
+@dataclass
+class Seen:
+    """One annotator's history as the sampler needs it."""
+
+    battles: set[tuple[int, str]] = field(default_factory=set)  # (prompt id, pair key)
+    exhausted: set[str] = field(default_factory=set)  # pair keys with no prompt left for them
+
+
+class Sampler:
+    def __init__(self, catalogue: Catalogue, strategy: str = "uniform", seed: int | None = None) -> None:
+        if strategy not in STRATEGIES:
+            raise ValueError(f"sampling must be one of {', '.join(STRATEGIES)}, not {strategy!r}")
+        self.strategy = strategy
+        self.rng = random.Random(seed)
+        self.counts: dict[str, int] = {}
+        self.uncertainty: dict[str, float] = {}
+        self.rebuild(catalogue)
+
+    def rebuild(self, catalogue: Catalogue) -> None:
+        """Index the prompts each visible model pair shares."""
+        by_prompt: dict[int, list[int]] = {}
+        for p, m in catalogue.responses:
+            if m not in catalogue.hidden:
+                by_prompt.setdefault(p, []).append(m)
+        shared: dict[tuple[int, int], list[int]] = {}
+        for p, ms in by_prompt.items():
+            ms.sort()
+            for i, a in enumerate(ms):
+                for b in ms[i + 1 :]:
+                    shared.setdefault((a, b), []).append(p)
+        self.pairs = sorted(shared)
+        self.keys = [pair_key(a, b) for a, b in self.pairs]
+        self.prompts = [shared[p] for p in self.pairs]
+
+    def set_counts(self, counts: Mapping[str, int]) -> None:
+        self.counts = dict(counts)
+
+    def count(self, key: str) -> None:
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+    def set_fit(self, ratings: Mapping[int, tuple[float, float]], scale: float = 400 / math.log(10)) -> None:
+        """Current ratings and SEs per model id (on the Elo scale) for ``active`` sampling."""
+        weights = {}
+        for (a, b), key in zip(self.pairs, self.keys, strict=True):
+            if a in ratings and b in ratings:
+                (ta, sa), (tb, sb) = ratings[a], ratings[b]
+                p = 1 / (1 + math.exp(-(ta - tb) / scale))
+                weights[key] = p * (1 - p) * math.sqrt(sa * sa + sb * sb) / scale
+        self.uncertainty = weights
+
+    def _weights(self, idx: list[int]) -> list[float]:
+        if self.strategy == "balanced":
+            return [1 / (1 + self.counts.get(self.keys[i], 0)) ** 2 for i in idx]
+        if self.strategy == "active":
+            top = max(self.uncertainty.values(), default=1.0) or 1.0
+            return [self.uncertainty.get(self.keys[i], 2 * top) + 1e-9 for i in idx]
+        return [1.0] * len(idx)
+
+    def pick(self, seen: Seen) -> tuple[int, int, int] | None:
+        """``(prompt id, model shown as A, model shown as B)``, or ``None`` when nothing is left."""
+        idx = [i for i, k in enumerate(self.keys) if k not in seen.exhausted]
+        while idx:
+            j = self.rng.choices(range(len(idx)), weights=self._weights(idx))[0] if len(idx) > 1 else 0
+            i = idx[j]
+            key, prompts = self.keys[i], self.prompts[i]
+            prompt = None
+            for _ in range(8):  # cheap random probes first; a full scan only when most are seen
+                p = prompts[self.rng.randrange(len(prompts))]
+                if (p, key) not in seen.battles:
+                    prompt = p
+                    break
+            if prompt is None:
+                left = [p for p in prompts if (p, key) not in seen.battles]
+                if left:
+                    prompt = self.rng.choice(left)
+            if prompt is None:
+                seen.exhausted.add(key)
+                idx.pop(j)
+                continue
+            a, b = self.pairs[i]
+            if self.rng.random() < 0.5:
+                a, b = b, a
+            return prompt, a, b
+        return None
