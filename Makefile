@@ -12,8 +12,9 @@ LLAMA_WHEEL_STAMP := $(WHEEL_CACHE)/.llama-cpp-python-$(LLAMA_VERSION)
 
 .PHONY: demo test lint bench clean llama-wheel build-tools system-deps
 
-# Debian packages the tests need (headless Chromium renders the HTML reports); installed once.
-DEBIAN_PACKAGES := chromium
+# Debian packages the tests need, installed once: headless Chromium (HTML reports, the arena's
+# browser tests through Playwright) and PostgreSQL (the arena's tests start a throw-away server).
+DEBIAN_PACKAGES := chromium postgresql
 system-deps:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -469,6 +469,81 @@ def export_pairs(
         typer.echo(summary(pairs), err=True)
         typer.echo(f"wrote {output}", err=True)
 
+# -- referee arena ------------------------------------------------------------------------------------
+arena_app = typer.Typer(help="A self-hostable human-voting arena with a live leaderboard.", no_args_is_help=True)
+app.add_typer(arena_app, name="arena")
+DbOption = Annotated[str, typer.Option("--db", help="Database: sqlite:///arena.db or postgresql://user@host/db.")]
+
+
+@arena_app.command("serve")
+def arena_serve(
+    outputs: Annotated[list[str] | None, typer.Option("--outputs", help="Model outputs to add (any format `referee judge` reads).")] = None,
+    db: DbOption = "sqlite:///arena.db",
+    host: Annotated[str, typer.Option(help="Interface to listen on (non-loopback needs an admin token).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    sampling: Annotated[str, typer.Option(help="Pair selection: uniform | balanced | active.")] = "uniform",
+    refresh: Annotated[float, typer.Option(help="Seconds between leaderboard recomputations (when votes arrived).")] = 10.0,
+    rate_limit: Annotated[float, typer.Option(help="Votes per second per annotator (bursts of 2x; 0 = no limit).")] = 2.0,
+    identity_filter: Annotated[bool, typer.Option("--identity-filter", help="Leave out votes on responses that name a model.")] = False,
+    admin_token_env: Annotated[str, typer.Option(help="Environment variable holding the admin token.")] = "REFEREE_ADMIN_TOKEN",
+    sqlite_sync: Annotated[str, typer.Option(help="SQLite durability: normal (survives crashes) | full (also power loss).")] = "normal",
+    public_leaderboard: Annotated[bool, typer.Option("--public-leaderboard", help="Show the leaderboard without logging in.")] = False,
+    seed: Annotated[int | None, typer.Option(help="Seed of the pair sampler (default: random).")] = None,
+    title: Annotated[str, typer.Option(help="Title shown on the pages.")] = "referee arena",
+) -> None:
+    """Serve the voting arena: Vote, Leaderboard and Admin pages and the JSON API."""
+    from referee.arena import serve
+
+    def ready(info: dict) -> None:
+        typer.echo(
+            f"referee arena: {info['models']} models, {info['prompts']} prompts, {info['votes']} votes so far; "
+            f"serving {info['url']}" + ("" if info["admin"] else f" (admin disabled: set ${admin_token_env})"),
+            err=True,
+        )
+
+    try:
+        serve(
+            outputs, db=db, host=host, port=port, sampling=sampling, refresh=refresh, rate_limit=rate_limit,
+            identity_filter=identity_filter, admin_token_env=admin_token_env, sqlite_sync=sqlite_sync,
+            public_leaderboard=public_leaderboard, seed=seed, title=title, ready=ready,
+        )
+    except InputError as err:
+        _fail(err)
+
+
+@arena_app.command("invite")
+def arena_invite(
+    name: Annotated[str, typer.Option("--name", help="The annotator's name (unique).")],
+    db: DbOption = "sqlite:///arena.db",
+    url: Annotated[str | None, typer.Option(help="The arena's address, to print a login link too.")] = None,
+) -> None:
+    """Create an annotator; prints their token (shown once)."""
+    from referee.arena import invite
+
+    try:
+        token = invite(name, db=db)
+    except InputError as err:
+        _fail(err)
+    typer.echo(token)
+    if url:
+        typer.echo(f"{url.rstrip('/')}/login?token={token}", err=True)
+
+
+@arena_app.command("export")
+def arena_export(
+    db: DbOption = "sqlite:///arena.db",
+    output: Annotated[Path, typer.Option("--output", "-o", help="votes.jsonl | .csv | .parquet")] = Path("votes.jsonl"),
+    identity_filter: Annotated[bool, typer.Option("--identity-filter", help="Leave out votes on responses that name a model.")] = False,
+) -> None:
+    """Write all votes as canonical comparisons (for `referee rank` / `referee audit`)."""
+    from referee.arena import export
+
+    try:
+        frame = export(db, output, identity_filter=identity_filter)
+    except InputError as err:
+        _fail(err)
+    typer.echo(f"wrote {len(frame)} votes to {output}", err=True)
+
 
 def main() -> None:
     try:

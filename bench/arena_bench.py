@@ -1,0 +1,279 @@
+"""Load-test ``referee arena serve`` on loopback: vote throughput and leaderboard latency.
+
+A bounded async load generator (a fixed number of requests; it stops by itself) runs
+against a real server process with a SQLite database:
+
+1. **votes**: ``--annotators`` concurrent annotators (Bearer tokens), each looping
+   ``GET /api/battle`` → ``POST /api/vote`` until ``--votes`` votes are acknowledged.
+   Reports votes/s and the latency percentiles of each request and of the whole cycle.
+2. **leaderboard**: ``--stored`` votes are bulk-inserted into the database, the server
+   refits, then ``--board-requests`` ``GET /api/leaderboard`` are timed, both alone and
+   while the vote load from (1) runs again (so some land during a recomputation).
+
+Targets (issue 5, on 2 cores): ≥ 1,000 votes/s with p99 ≤ 50 ms; leaderboard p99 ≤ 100 ms
+with 100,000 votes stored.
+
+    python bench/arena_bench.py                     # defaults: 20,000 votes, 100,000 stored
+    python bench/arena_bench.py --votes 5000 --stored 20000 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+from referee.judge.http import _WirePool  # the project's keep-alive HTTP/1.1 client on asyncio
+
+REFEREE = [sys.executable, "-m", "referee.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_outputs(path: Path, models: int, prompts: int, seed: int = 0) -> None:
+    rng = random.Random(seed)
+    words = ["the", "of", "and", "to", "in", "is", "that", "for", "it", "as", "with", "was", "on", "be", "by", "this", "are", "or", "an"]
+    with path.open("w") as f:
+        for m in range(models):
+            for p in range(prompts):
+                body = " ".join(rng.choice(words) for _ in range(rng.randint(20, 300)))
+                text = f"## Answer\n\n- point one\n- point two\n\n{body}\n\n```python\nprint({p})\n```\n"
+                f.write(json.dumps({"model": f"model-{m:02d}", "prompt_id": f"p{p}", "prompt": f"Prompt {p}?", "response": text}) + "\n")
+
+
+def pct(xs: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(xs) * 1000, q)) if xs else float("nan")
+
+
+class Client:
+    def __init__(self, port: int, size: int) -> None:
+        self.pool = _WirePool("127.0.0.1", port, size)
+        self.host = f"127.0.0.1:{port}"
+
+    async def request(self, method: str, path: str, token: str | None = None, body: bytes = b"") -> tuple[int, bytes]:
+        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n"
+        if token:
+            head += f"Authorization: Bearer {token}\r\n"
+        if body:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        status, _, payload = await self.pool.request((head + "\r\n").encode(), body)
+        return status, payload
+
+
+async def vote_load(client: Client, tokens: list[str], n_votes: int, rng: random.Random) -> dict[str, object]:
+    """Each annotator loops battle → vote until ``n_votes`` votes are acknowledged in total."""
+    lat_battle: list[float] = []
+    lat_vote: list[float] = []
+    lat_cycle: list[float] = []
+    errors: dict[int, int] = {}
+    done = 0
+    winners = ("model_a", "model_b", "tie", "tie (bothbad)")
+
+    async def worker(token: str) -> None:
+        nonlocal done
+        while done < n_votes:
+            t0 = time.perf_counter()
+            status, payload = await client.request("GET", "/api/battle", token)
+            t1 = time.perf_counter()
+            lat_battle.append(t1 - t0)
+            if status != 200:
+                errors[status] = errors.get(status, 0) + 1
+                return
+            bid = json.loads(payload)["battle_id"]
+            body = json.dumps({"battle_id": bid, "winner": rng.choice(winners)}).encode()
+            status, _ = await client.request("POST", "/api/vote", token, body)
+            t2 = time.perf_counter()
+            lat_vote.append(t2 - t1)
+            lat_cycle.append(t2 - t0)
+            if status != 200:
+                errors[status] = errors.get(status, 0) + 1
+                return
+            done += 1
+
+    t = time.perf_counter()
+    await asyncio.gather(*(worker(tok) for tok in tokens))
+    wall = time.perf_counter() - t
+    return {
+        "votes": done,
+        "seconds": round(wall, 3),
+        "votes_per_s": round(done / wall, 1),
+        "battle_p50_ms": round(pct(lat_battle, 50), 2),
+        "battle_p99_ms": round(pct(lat_battle, 99), 2),
+        "vote_p50_ms": round(pct(lat_vote, 50), 2),
+        "vote_p99_ms": round(pct(lat_vote, 99), 2),
+        "cycle_p99_ms": round(pct(lat_cycle, 99), 2),
+        "errors": errors,
+    }
+
+
+async def board_load(client: Client, token: str, n: int, concurrency: int) -> dict[str, object]:
+    lat: list[float] = []
+    left = n
+
+    async def worker() -> None:
+        nonlocal left
+        while left > 0:
+            left -= 1
+            t0 = time.perf_counter()
+            status, _ = await client.request("GET", "/api/leaderboard?style=" + ("on" if left % 2 else "off"), token)
+            lat.append(time.perf_counter() - t0)
+            assert status == 200, status
+
+    t = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    wall = time.perf_counter() - t
+    return {"requests": n, "req_per_s": round(n / wall, 1), "p50_ms": round(pct(lat, 50), 2), "p99_ms": round(pct(lat, 99), 2),
+            "max_ms": round(pct(lat, 100), 2)}
+
+
+def http_json(url: str, token: str) -> dict:
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def stored_votes(db: str, n: int, seed: int) -> float:
+    """Bulk-insert ``n`` simulated votes (one synthetic annotator per 1,000); returns seconds."""
+    from referee.arena.store import Store
+
+    store = Store(db)
+    cat = store.catalogue()
+    rng = np.random.default_rng(seed)
+    models = sorted(cat.models)
+    strength = {m: rng.normal(0, 1) for m in models}
+    prompts = sorted(cat.prompts)
+    t = time.perf_counter()
+    aids = []
+    for k in range(max(1, n // 1000)):
+        store.invite(f"sim-{seed}-{k}")
+        aids.append(k)
+    from sqlalchemy import select
+
+    from referee.arena import db as tables
+
+    with store.engine.connect() as c:
+        ids = [i for (i,) in c.execute(select(tables.annotators.c.id).where(tables.annotators.c.name.like(f"sim-{seed}-%")))]
+    rows, seen = [], set()
+    while len(rows) < n:
+        a, b = rng.choice(len(models), 2, replace=False)
+        ma, mb = models[a], models[b]
+        p = prompts[rng.integers(len(prompts))]
+        aid = ids[len(rows) // 1000 % len(ids)]
+        key = (aid, p, min(ma, mb), max(ma, mb))
+        if key in seen:
+            continue
+        seen.add(key)
+        pa = 1 / (1 + np.exp(-(strength[ma] - strength[mb])))
+        u = rng.random()
+        winner = "tie" if u < 0.1 else ("model_a" if rng.random() < pa else "model_b")
+        rows.append({"annotator_id": aid, "prompt_id": p, "model_a": ma, "model_b": mb, "winner": winner,
+                     "tstamp": time.time()})
+    for lo in range(0, n, 20000):
+        store.import_votes(rows[lo : lo + 20000])
+    store.close()
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--votes", type=int, default=20000)
+    ap.add_argument("--annotators", type=int, default=32)
+    ap.add_argument("--stored", type=int, default=100000)
+    ap.add_argument("--board-requests", type=int, default=2000)
+    ap.add_argument("--models", type=int, default=20)
+    ap.add_argument("--prompts", type=int, default=500)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args()
+
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    tmp = Path(tempfile.mkdtemp(prefix="arena-bench-"))
+    outputs = tmp / "outputs.jsonl"
+    write_outputs(outputs, args.models, args.prompts, args.seed)
+    db = f"sqlite:///{tmp / 'arena.db'}"
+    from referee.arena import invite, open_store
+
+    open_store(db, outputs).close()
+    tokens = [invite(f"bench-{i}", db=db) for i in range(args.annotators)]
+    port = free_port()
+    log = (tmp / "server.log").open("wb")
+    proc = subprocess.Popen([*REFEREE, "arena", "serve", "--db", db, "--port", str(port), "--rate-limit", "0",
+                             "--refresh", "2"], stdout=log, stderr=subprocess.STDOUT)
+    results: dict[str, object] = {"models": args.models, "prompts": args.prompts, "annotators": args.annotators,
+                                  "cpus": os.cpu_count()}
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        client = Client(port, args.annotators)
+        rng = random.Random(args.seed)
+        asyncio.run(vote_load(client, tokens, min(500, args.votes), rng))  # warm-up
+        client = Client(port, args.annotators)
+        results["votes"] = asyncio.run(vote_load(client, tokens, args.votes, rng))
+        print("votes:", results["votes"], flush=True)
+
+        secs = stored_votes(db, args.stored, args.seed)
+        results["stored_insert_seconds"] = round(secs, 1)
+        deadline = time.time() + 180
+        while True:
+            board = http_json(f"http://127.0.0.1:{port}/api/leaderboard", tokens[0])
+            if board["meta"].get("n_comparisons", 0) >= args.stored or time.time() > deadline:
+                break
+            time.sleep(0.5)
+        results["stored_votes"] = board["meta"].get("n_comparisons")
+        results["refit_seconds"] = board["meta"].get("compute_seconds")
+        client = Client(port, 16)
+        results["leaderboard"] = asyncio.run(board_load(client, tokens[0], args.board_requests, 16))
+        print("leaderboard:", results["leaderboard"], flush=True)
+
+        async def mixed() -> tuple[dict, dict]:
+            vc, bc = Client(port, args.annotators), Client(port, 4)
+            return await asyncio.gather(vote_load(vc, tokens, args.votes // 2, rng),
+                                        board_load(bc, tokens[0], args.board_requests, 4))
+
+        v, b = asyncio.run(mixed())
+        results["mixed"] = {"votes": v, "leaderboard": b}
+        print("mixed:", results["mixed"], flush=True)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    print()
+    v, lb, mx = results["votes"], results["leaderboard"], results["mixed"]
+    print("| what | figure | target |\n|---|---|---|")
+    print(f"| votes/s (battle + vote per vote, {args.annotators} annotators) | {v['votes_per_s']} | ≥ 1,000 |")
+    print(f"| POST /api/vote p50 / p99 | {v['vote_p50_ms']} / {v['vote_p99_ms']} ms | p99 ≤ 50 ms |")
+    print(f"| GET /api/battle p50 / p99 | {v['battle_p50_ms']} / {v['battle_p99_ms']} ms | |")
+    print(f"| leaderboard p50 / p99, {results['stored_votes']} votes stored | {lb['p50_ms']} / {lb['p99_ms']} ms | p99 ≤ 100 ms |")
+    print(f"| leaderboard p99 during vote load (refits included) | {mx['leaderboard']['p99_ms']} ms | |")
+    print(f"| votes/s and vote p99 while the leaderboard is polled | {mx['votes']['votes_per_s']}, "
+          f"{mx['votes']['vote_p99_ms']} ms | |")
+    print(f"| leaderboard refit with {results['stored_votes']} votes | {results['refit_seconds']} s | |")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
