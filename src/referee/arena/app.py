@@ -45,6 +45,7 @@ PAGE_HEADERS = {
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
 }
+MAX_BODY = 64 * 1024  # every JSON body the API takes is tiny
 API_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 
 
@@ -265,6 +266,8 @@ async def json_body(request: Request) -> dict[str, Any]:
     if not ctype.split(";")[0].strip().lower() == "application/json":
         raise HTTPError(415, "send the body as JSON with 'Content-Type: application/json'")
     raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise HTTPError(413, f"body larger than {MAX_BODY} bytes")
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as e:
