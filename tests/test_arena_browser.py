@@ -250,7 +250,8 @@ def test_vote_flow_keyboard_mouse_and_leaderboard(watch: Any, tmp_path: Path) ->
         assert {r["model"] for r in rows} == shown
         assert sum(int(r["cells"][6]) for r in rows) == 2 * len(plan)
         assert all(int(r["cells"][0]) >= 1 and r["cells"][3].strip() for r in rows), rows
-        expect(page.locator("#board-note")).to_be_hidden()
+        # the fit's own notes may show (e.g. the weak prior when a model never lost), never "not enough votes"
+        expect(page.locator("#board-note")).not_to_contain_text("not enough votes")
         page.screenshot(path=str(tmp_path / "leaderboard.png"), full_page=True)
 
         # Style control: the table reloads from ?style=on.

@@ -138,8 +138,9 @@ async function loadBoard() {
     (meta.style_control ? " · style control on" : "") +
     (meta.computed_at ? " · updated " + new Date(meta.computed_at * 1000).toLocaleTimeString() : "");
   const note = $("board-note");
-  note.hidden = !meta.note;
-  note.textContent = meta.note || "";
+  const notes = [meta.note, ...(meta.notes || [])].filter(Boolean);
+  note.hidden = notes.length === 0;
+  note.textContent = notes.join(" ");
 }
 
 function initLeaderboard() {
