@@ -6,7 +6,8 @@ Strategies, each drawing the prompt uniformly among the pair's prompts the annot
 not seen, and randomising which model is shown as A:
 
 * ``uniform``  — model pair uniform over pairs that share a prompt (Chatbot Arena's default);
-* ``balanced`` — pairs weighted by ``1 / (1 + n_votes)²``, so under-sampled pairs catch up;
+* ``balanced`` — uniform among the pairs with the fewest votes so far (of those the annotator
+  still has prompts for), so every pair's count stays within one of the others;
 * ``active``   — pairs weighted by the uncertainty of their outcome under the current fit,
   ``p(1−p)·sqrt(se_i² + se_j²)`` with ``p = σ(θ_i − θ_j)`` (pairs without data get the
   largest weight): votes go where they shrink the intervals most.
@@ -76,7 +77,9 @@ class Sampler:
 
     def _weights(self, idx: list[int]) -> list[float]:
         if self.strategy == "balanced":
-            return [1 / (1 + self.counts.get(self.keys[i], 0)) ** 2 for i in idx]
+            n = [self.counts.get(self.keys[i], 0) for i in idx]
+            low = min(n)
+            return [1.0 if k == low else 0.0 for k in n]
         if self.strategy == "active":
             top = max(self.uncertainty.values(), default=1.0) or 1.0
             return [self.uncertainty.get(self.keys[i], 2 * top) + 1e-9 for i in idx]
