@@ -152,6 +152,8 @@ def test_acknowledged_votes_survive_sigkill(tmp_path: Path) -> None:
         # a vote in flight at the kill is all there (with its winner) or not at all; nothing else appeared
         for bid, w in lost:
             assert stored.get(bid) in (None, w), (bid, w, stored.get(bid))
+        landed = sum(stored.get(b) == w for b, w in lost)
+        print(f"SIGKILL: {len(acked)} acknowledged votes, all found; {len(lost)} in flight, {landed} of them landed")
         assert set(stored) <= set(acked) | {b for b, _ in lost}
         with sqlite3.connect(path) as c:
             assert c.execute("PRAGMA integrity_check").fetchone() == ("ok",)
