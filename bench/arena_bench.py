@@ -198,6 +198,8 @@ def main() -> None:
     ap.add_argument("--models", type=int, default=20)
     ap.add_argument("--prompts", type=int, default=500)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--sqlite-sync", choices=("normal", "full"), default="normal")
+    ap.add_argument("--votes-only", action="store_true", help="skip the leaderboard phases")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
 
@@ -218,7 +220,7 @@ def main() -> None:
     port = free_port()
     log = (tmp / "server.log").open("wb")
     proc = subprocess.Popen([*REFEREE, "arena", "serve", "--db", db, "--port", str(port), "--rate-limit", "0",
-                             "--refresh", "2"], stdout=log, stderr=subprocess.STDOUT)
+                             "--refresh", "2", "--sqlite-sync", args.sqlite_sync], stdout=log, stderr=subprocess.STDOUT)
     results: dict[str, object] = {"models": args.models, "prompts": args.prompts, "annotators": args.annotators,
                                   "cpus": os.cpu_count()}
     try:
@@ -234,6 +236,8 @@ def main() -> None:
         client = Client(port, args.annotators)
         results["votes"] = asyncio.run(vote_load(client, tokens, args.votes, rng))
         print("votes:", results["votes"], flush=True)
+        if args.votes_only:
+            return
 
         secs = stored_votes(db, args.stored, args.seed)
         results["stored_insert_seconds"] = round(secs, 1)
