@@ -9,7 +9,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from _proc import stop, wait_ready
 from llama_server import free_port
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
@@ -93,24 +93,8 @@ def arena_server(db: str, outputs: list[Path] | None = None, *, args: list[str] 
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
     server = ArenaServer(f"http://127.0.0.1:{port}", db, proc, log)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"arena server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                if server.request("GET", "/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"arena server did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.1)
+        wait_ready(proc, lambda: server.request("GET", "/healthz")[0] == 200, timeout=60, name="arena server",
+                   log_tail=lambda: log.read_text()[-3000:])
         yield server
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=15)
+        stop(proc)

@@ -17,11 +17,12 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+
+from _proc import stop, wait_ready
 
 MODEL_ALIAS = "smollm2"
 
@@ -63,27 +64,19 @@ def llama_server(
     env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
     url = f"http://127.0.0.1:{port}/v1"
+    def tail() -> str:
+        log.seek(0)
+        return log.read().decode("utf-8", "replace")[-3000:]
+
+    def ready() -> bool:
+        try:
+            return httpx.get(f"{url}/models", timeout=2.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
     try:
-        deadline = time.monotonic() + startup_timeout
-        while True:
-            if proc.poll() is not None:
-                log.seek(0)
-                tail = log.read().decode("utf-8", "replace")[-3000:]
-                raise RuntimeError(f"llama_cpp.server exited with code {proc.returncode}:\n{tail}")
-            try:
-                if httpx.get(f"{url}/models", timeout=2.0).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"llama_cpp.server did not answer on {url} within {startup_timeout:g}s")
-            time.sleep(0.2)
+        wait_ready(proc, ready, timeout=startup_timeout, name=f"llama_cpp.server on {url}", log_tail=tail)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, timeout=10)
         log.close()
