@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from arena_server import REFEREE
+from arena_server import REFEREE, arena_server, write_outputs
 from test_arena_sampling_live import simulate, start
 
 
@@ -47,3 +47,12 @@ def test_votes_rank_and_serve_as_gold(tmp_path: Path) -> None:
     assert found["copycat"]["accuracy"]["value"] > 0.85 and found["copycat"]["kappa"]["ci_low"] > 0.6
     coin = found["coin"]["accuracy"]
     assert 0.35 < coin["value"] < 0.65 and coin["ci_high"] < found["copycat"]["accuracy"]["ci_low"], coin
+
+
+def test_serve_takes_an_unquoted_glob_of_outputs(tmp_path: Path) -> None:
+    """``referee arena serve --outputs outputs/*.jsonl``: the shell passes several files after one flag."""
+    files = [write_outputs(tmp_path / f"{m}.jsonl", [m], 5) for m in ("m-one", "m-two", "m-three")]
+    with arena_server(f"sqlite:///{tmp_path / 'arena.db'}", None, log_dir=tmp_path,
+                      args=["--outputs", *map(str, files)]) as server:
+        status, health = server.request("GET", "/healthz")
+    assert status == 200 and health["models"] == 3

@@ -478,6 +478,7 @@ DbOption = Annotated[str, typer.Option("--db", help="Database: sqlite:///arena.d
 @arena_app.command("serve")
 def arena_serve(
     outputs: Annotated[list[str] | None, typer.Option("--outputs", help="Model outputs to add (any format `referee judge` reads).")] = None,
+    extra_outputs: Annotated[list[str] | None, typer.Argument(help="More output files (an unquoted glob after --outputs).")] = None,
     db: DbOption = "sqlite:///arena.db",
     host: Annotated[str, typer.Option(help="Interface to listen on (non-loopback needs an admin token).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
@@ -503,7 +504,7 @@ def arena_serve(
 
     try:
         serve(
-            outputs, db=db, host=host, port=port, sampling=sampling, refresh=refresh, rate_limit=rate_limit,
+            [*(outputs or []), *(extra_outputs or [])] or None, db=db, host=host, port=port, sampling=sampling, refresh=refresh, rate_limit=rate_limit,
             identity_filter=identity_filter, admin_token_env=admin_token_env, sqlite_sync=sqlite_sync,
             public_leaderboard=public_leaderboard, seed=seed, title=title, ready=ready,
         )
