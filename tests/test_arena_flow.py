@@ -56,3 +56,11 @@ def test_serve_takes_an_unquoted_glob_of_outputs(tmp_path: Path) -> None:
                       args=["--outputs", *map(str, files)]) as server:
         status, health = server.request("GET", "/healthz")
     assert status == 200 and health["models"] == 3
+
+
+def test_export_of_a_missing_database_is_a_clear_error(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.db"
+    out = subprocess.run([*REFEREE, "arena", "export", "--db", f"sqlite:///{missing}", "-o", str(tmp_path / "v.jsonl")],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "no arena database" in out.stderr and "Traceback" not in out.stderr
+    assert not missing.exists()

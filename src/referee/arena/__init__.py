@@ -137,8 +137,12 @@ def export(db: str = DEFAULT_DB, output: str | Path | None = None, *, identity_f
     ``prompt_id``, ``prompt``, ``response_a/b``, ``tstamp`` and ``battle_id``; written to
     ``output`` (``.jsonl``, ``.csv``, ``.parquet``…) when given."""
     from referee.arena.board import votes_frame
+    from referee.arena.db import sqlite_path
     from referee.arena.store import Store
 
+    path = sqlite_path(db)
+    if path is not None and not path.exists():
+        raise InputError("no arena database here: `referee arena serve --outputs ...` creates it", path=str(path), field="db")
     store = Store(db)
     try:
         frame = votes_frame(store.vote_rows(), store.catalogue(), texts=True, identity_filter=identity_filter)

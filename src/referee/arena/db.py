@@ -11,6 +11,7 @@ creates and upgrades a database to it.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -114,6 +115,14 @@ def normalise_url(url: str) -> str:
     elif backend not in ("sqlite", "postgresql"):
         raise InputError(f"unsupported database {parsed.drivername!r}: use sqlite:///FILE or postgresql://...", field="db")
     return parsed.render_as_string(hide_password=False)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (``None`` for other databases)."""
+    parsed = make_url(normalise_url(url))
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    return Path(parsed.database)
 
 
 def is_sqlite(engine: Engine) -> bool:
