@@ -135,3 +135,16 @@ def test_issue_example_mixed_formats_davidson_style_clustered(tmp_path):
     assert meta["method"] == "davidson+style" and meta["cluster"] == "prompt_id" and meta["n_comparisons"] == 3000
     assert meta["tie_parameter"] > 0 and set(meta["style_coefficients"]) == {"length", "headers", "lists", "bold"}
     assert (tmp_path / "board.html").stat().st_size > 1000
+
+
+def test_style_fit_without_a_covariance_is_a_clear_error(tmp_path):
+    """Two votes that the length covariate separates: the sandwich has nothing to stand on."""
+    rows = [
+        {"model_a": "m1", "model_b": "m2", "winner": "model_a", "response_a": "word " * 40, "response_b": "word " * 30},
+        {"model_a": "m2", "model_b": "m1", "winner": "model_a", "response_a": "word " * 35, "response_b": "word " * 40},
+    ]
+    path = tmp_path / "tiny.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = run("rank", str(path), "--style", "length")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "no covariance" in out.stderr and "--ci bootstrap" in out.stderr

@@ -85,12 +85,8 @@ def compute(frame: pd.DataFrame, style: bool) -> dict[str, Any]:
         return {"models": [], "meta": {**base_meta, "note": "not enough votes yet"}}
     try:
         board = rank(frame, model="bt", ci="sandwich", style=list(STYLE_FEATURES) if style else None)
-    except InputError as e:
+    except InputError as e:  # a disconnected graph, or a style fit without a covariance on a few votes
         return {"models": [], "meta": {**base_meta, "note": f"not enough votes yet: {e.message}"}}
-    except (ValueError, ArithmeticError) as e:
-        # a degenerate fit (e.g. style covariates without a covariance on a handful of votes) must not
-        # abort the refresh: that would freeze the other board too, until the data happened to change
-        return {"models": [], "meta": {**base_meta, "note": f"not enough votes yet: {e}"}}
     d = board.to_dict()
     d["meta"].update({"style_control": style, "computed_at": base_meta["computed_at"]})
     return d

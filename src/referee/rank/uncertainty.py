@@ -24,6 +24,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.special import expit, ndtri
 
+from referee.errors import InputError
 from referee.rank.bt import WEAK_PRIOR, fit_bt, targets
 from referee.rank.cells import Cells
 from referee.rank.fit import Fit, centre
@@ -48,7 +49,11 @@ class Intervals:
 def sandwich_intervals(fit: Fit, level: float = 0.95) -> Intervals:
     """Wald intervals from the robust covariance of the fit."""
     if fit.cov is None:
-        raise ValueError(f"model {fit.method!r} provides no covariance; use the bootstrap")
+        raise InputError(
+            f"the {fit.method!r} fit has no covariance on these comparisons (too few, or degenerate for its "
+            "covariates): collect more, or use --ci bootstrap",
+            field="ci",
+        )
     se = np.sqrt(np.clip(np.diag(fit.cov), 0.0, None))
     z = ndtri(0.5 + level / 2)
     return Intervals("sandwich", level, se, fit.theta - z * se, fit.theta + z * se)
