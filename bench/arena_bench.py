@@ -158,16 +158,7 @@ def stored_votes(db: str, n: int, seed: int) -> float:
     strength = {m: rng.normal(0, 1) for m in models}
     prompts = sorted(cat.prompts)
     t = time.perf_counter()
-    aids = []
-    for k in range(max(1, n // 1000)):
-        store.invite(f"sim-{seed}-{k}")
-        aids.append(k)
-    from sqlalchemy import select
-
-    from referee.arena import db as tables
-
-    with store.engine.connect() as c:
-        ids = [i for (i,) in c.execute(select(tables.annotators.c.id).where(tables.annotators.c.name.like(f"sim-{seed}-%")))]
+    ids = [store.annotator_by_token(store.invite(f"sim-{seed}-{k}"))[0] for k in range(max(1, n // 1000))]
     rows, seen = [], set()
     while len(rows) < n:
         a, b = rng.choice(len(models), 2, replace=False)

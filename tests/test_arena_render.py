@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from referee.arena.render import LINK_REL, is_safe_href, render_markdown, render_plain
+from referee.arena.render import LINK_REL, is_safe_href, render_markdown
 
 ALLOWED_TAGS = {
     "p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "pre", "code", "em", "strong", "a",
@@ -293,24 +293,7 @@ def test_fuzz_arbitrary_text_stays_within_allow_list(text: str) -> None:
     assert_safe(render_markdown(text))
 
 
-# --- plain fallback and speed -------------------------------------------------------------------
-
-
-def test_render_plain_escapes_and_splits_paragraphs() -> None:
-    out = render_plain("a <script>x</script>\nb & c\n\n\nnext 'q' \"d\"")
-    assert out == (
-        "<p>a &lt;script&gt;x&lt;/script&gt;<br />\nb &amp; c</p>\n<p>next &#x27;q&#x27; &quot;d&quot;</p>\n"
-    )
-    assert render_plain("") == ""
-    assert_safe(out)
-
-
-@given(st.lists(st.sampled_from(FRAGMENTS), max_size=40).map("".join))
-@settings(max_examples=100, deadline=None)
-def test_fuzz_render_plain(text: str) -> None:
-    assert {tag for tag, _ in assert_safe(render_plain(text)).tags} <= {"p", "br"}
-
-
+# --- caching ------------------------------------------------------------------------------------
 SAMPLE = """## Answer
 
 Here is a **quick** comparison of the two approaches, with a [reference](https://example.com/docs).

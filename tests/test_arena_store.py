@@ -140,6 +140,23 @@ def store(tmp_path: Path) -> Store:
     s.close()
 
 
+def test_import_votes_pairs_each_vote_with_its_battle(fresh_url: str) -> None:
+    """Bulk import (migrations, benchmarks) on both backends: each winner lands on its own battle."""
+    store = Store(fresh_url)
+    try:
+        store.load_outputs(outputs(["m1", "m2", "m3"], 3))
+        aid = store.annotator_by_token(store.invite("bulk"))[0]  # type: ignore[index]
+        winners = ["model_a", "model_b", "tie", "tie (bothbad)", "model_a", "model_b"]
+        combos = [(p, a, b) for p in (1, 2) for a, b in ((1, 2), (3, 1), (2, 3))]
+        rows = [{"annotator_id": aid, "prompt_id": p, "model_a": a, "model_b": b, "winner": w, "tstamp": 100.0 + i}
+                for i, ((p, a, b), w) in enumerate(zip(combos, winners, strict=True))]
+        assert store.import_votes(rows) == 6 and store.import_votes([]) == 0
+        got = sorted((p, a, b, w, t) for _, _, p, a, b, w, t in store.vote_rows())
+        assert got == sorted((r["prompt_id"], r["model_a"], r["model_b"], r["winner"], r["tstamp"]) for r in rows)
+    finally:
+        store.close()
+
+
 def test_load_outputs_is_idempotent(store: Store) -> None:
     df = outputs(["m1", "m2", "m3"], 4)
     assert store.load_outputs(df) == {"models": 3, "prompts": 4, "responses": 12}

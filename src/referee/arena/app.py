@@ -1,8 +1,9 @@
 """The arena web app: FastAPI routes over :class:`Arena` (state) and :class:`Store` (database).
 
-Request handling stays on the event loop and touches the database only through a small
-thread pool (one thread for SQLite, whose writes are serial anyway).  A vote's 200 is sent
-after its transaction has committed.
+Request handling stays on the event loop.  The per-request writes (a battle, a vote) run
+inline on SQLite, whose commits take microseconds, and in a small thread pool on
+PostgreSQL; heavier reads always run in the pool.  A vote's 200 is sent after its
+transaction has committed.
 """
 
 from __future__ import annotations
@@ -19,16 +20,17 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from referee.arena import db
 from referee.arena.board import LiveBoard, votes_frame
 from referee.arena.render import render_markdown
 from referee.arena.sampling import Sampler, Seen
 from referee.arena.security import COOKIE, RateLimiter, Session, check_csrf, new_session, read_session
-from referee.arena.store import Battle, Catalogue, Store, hash_token, pair_key
+from referee.arena.store import Battle, Catalogue, NameTaken, Store, hash_token, pair_key
+from referee.errors import InputError
+from referee.io.write import to_jsonl
 from referee.schema import WINNERS
 
 HERE = Path(__file__).parent
@@ -63,7 +65,6 @@ class ArenaConfig:
     public_leaderboard: bool = False
     seed: int | None = None
     title: str = "referee arena"
-    base_url: str | None = None
 
 
 @dataclass
@@ -92,18 +93,15 @@ class Arena:
     def __init__(self, config: ArenaConfig, store: Store | None = None) -> None:
         self.config = config
         self.store = store or Store(config.db, sqlite_sync=config.sqlite_sync)
-        sqlite = db.is_sqlite(self.store.engine)
-        self.pool = ThreadPoolExecutor(1 if sqlite else 8, thread_name_prefix="arena-db")
+        self.pool = ThreadPoolExecutor(1 if self.store.sqlite else 8, thread_name_prefix="arena-db")
         self.catalogue: Catalogue = self.store.catalogue()
         self.sampler = Sampler(self.catalogue, config.sampling, seed=config.seed)
         self.sampler.set_counts(self.store.pair_counts())
-        self.board = LiveBoard(self.store, identity_filter=config.identity_filter, processes=True)
-        self.inline = sqlite  # SQLite's per-request writes take microseconds: run them on the loop
+        self.board = LiveBoard(self.store, identity_filter=config.identity_filter)
         self.annotators: dict[int, Annotator] = {}
         self.tokens: dict[str, tuple[int, str]] = {}
         self.vote_limit = RateLimiter(config.rate_limit)
         self.battle_limit = RateLimiter(2 * config.rate_limit)
-        self.html_cache: dict[int, str] = {}
         self.env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["j2", "html"]))
 
     @property
@@ -116,9 +114,7 @@ class Arena:
 
     async def quick(self, fn: Callable[..., T], *args: Any) -> T:
         """A short per-request database call: inline for SQLite, in a thread for PostgreSQL."""
-        if self.inline:
-            return fn(*args)
-        return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
+        return fn(*args) if self.store.sqlite else await self.run(fn, *args)
 
     # -- identities ----------------------------------------------------------------------------
     async def by_token(self, token: str) -> tuple[str, int, str]:
@@ -174,19 +170,11 @@ class Arena:
         _, prompt, _ = cat.prompts[b.prompt_id]
         ra, rb = cat.responses[(b.prompt_id, b.model_a)], cat.responses[(b.prompt_id, b.model_b)]
         out: dict[str, Any] = {"battle_id": b.public_id, "prompt": prompt, "response_a": ra[1], "response_b": rb[1]}
-        if html:
+        if html:  # render_markdown memoises: a battle shown again is not parsed again
             out["prompt_html"] = render_markdown(prompt)
-            out["response_a_html"] = self.rendered(ra[0], ra[1])
-            out["response_b_html"] = self.rendered(rb[0], rb[1])
+            out["response_a_html"] = render_markdown(ra[1])
+            out["response_b_html"] = render_markdown(rb[1])
         return out
-
-    def rendered(self, rid: int, text: str) -> str:
-        h = self.html_cache.get(rid)
-        if h is None:
-            if len(self.html_cache) > 20000:
-                self.html_cache.clear()
-            h = self.html_cache[rid] = render_markdown(text)
-        return h
 
     async def next_battle(self, aid: int) -> Battle | None:
         a = await self.annotator(aid)
@@ -232,7 +220,7 @@ class Arena:
         await self.refresh_board(force=True)
 
     async def refresh_board(self, force: bool = False) -> None:
-        changed = await self.board.refresh_async(force=force)
+        changed = await self.board.refresh(force=force)
         if changed and self.config.sampling == "active":
             ids = {n: i for i, n in self.catalogue.models.items()}
             self.sampler.set_fit({ids[n]: v for n, v in self.board.ratings.items() if n in ids})
@@ -389,9 +377,9 @@ def create_app(config: ArenaConfig, store: Store | None = None) -> FastAPI:
         name = field_str(await json_body(request), "name")
         try:
             token = await arena.run(arena.store.invite, name)
-        except Exception as e:  # InputError: duplicate or bad name
-            raise HTTPError(409 if "exists" in str(e) else 422, getattr(e, "message", str(e))) from None
-        base = config.base_url or str(request.base_url).rstrip("/")
+        except InputError as e:
+            raise HTTPError(409 if isinstance(e, NameTaken) else 422, e.message) from None
+        base = str(request.base_url).rstrip("/")
         return json_response({"name": name.strip(), "token": token, "link": f"{base}/login?token={token}"})
 
     @app.get("/api/admin/annotators")
@@ -430,14 +418,9 @@ def create_app(config: ArenaConfig, store: Store | None = None) -> FastAPI:
     async def export(request: Request, identity_filter: bool = False) -> Response:
         await require_admin(request, False)
         frame = await arena.run(arena.export_frame, identity_filter)
-        lines = frame.to_json(orient="records", lines=True, force_ascii=False, double_precision=15) if len(frame) else ""
-
-        async def chunks() -> AsyncIterator[bytes]:
-            yield lines.encode("utf-8")
-
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        return StreamingResponse(
-            chunks(),
+        return Response(
+            to_jsonl(frame).encode("utf-8"),
             media_type="application/x-ndjson",
             headers={**API_HEADERS, "Content-Disposition": f'attachment; filename="arena-votes-{stamp}.jsonl"'},
         )

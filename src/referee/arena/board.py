@@ -1,7 +1,7 @@
 """The live leaderboard: the rank engine run on the stored votes, off the request path.
 
 The server recomputes on a short interval when votes have arrived (``--refresh``), in a
-worker thread, and serves the cached JSON — the same contract as ``referee rank -o
+worker process (so the fit never holds the server's GIL), and serves the cached JSON — the same contract as ``referee rank -o
 board.json``: Bradley–Terry (ties as half a win) with sandwich 95% CIs and rank intervals,
 and a style-controlled variant (length in whitespace tokens and markdown counts as
 covariates, :mod:`referee.rank.style`).  Votes on hidden models are left out, and with the
@@ -152,64 +152,47 @@ def worker_refit(url: str, catalogue_version: int, identity_filter: bool) -> tup
 
 
 class LiveBoard:
-    """Cached leaderboards (plain and style-controlled), recomputed when the vote count changes.
+    """Cached leaderboards (plain and style-controlled), recomputed when the vote count changes,
+    by one spawned worker process (:func:`worker_refit`)."""
 
-    With ``processes=True`` the refit runs in one spawned worker process (the server's
-    default); otherwise in the calling thread.
-    """
+    def __init__(self, store: Store, *, identity_filter: bool = False) -> None:
+        import multiprocessing
+        import os
+        from concurrent.futures import ProcessPoolExecutor
 
-    def __init__(self, store: Store, *, identity_filter: bool = False, processes: bool = False) -> None:
         self.store = store
         self.identity_filter = identity_filter
         self.catalogue_version = 0
         self.cache: dict[bool, bytes] = {}
         self.ratings: dict[str, tuple[float, float]] = {}
         self.version = -1
-        self.seconds = 0.0
-        self.executor: Any = None
-        if processes:
-            import multiprocessing
-            import os
-            from concurrent.futures import ProcessPoolExecutor
-
-            self.executor = ProcessPoolExecutor(
-                1, mp_context=multiprocessing.get_context("spawn"), initializer=_watch_parent, initargs=(os.getpid(),)
-            )
+        self.executor = ProcessPoolExecutor(
+            1, mp_context=multiprocessing.get_context("spawn"), initializer=_watch_parent, initargs=(os.getpid(),)
+        )
 
     def invalidate(self) -> None:
         """The catalogue changed (models hidden or shown): recompute on the next refresh."""
         self.catalogue_version += 1
         self.version = -1
 
-    def _apply(self, result: tuple[int, dict[bool, bytes], dict, float]) -> None:
-        n, cache, ratings, seconds = result
-        self.cache, self.ratings, self.seconds, self.version = cache, ratings, seconds, n
+    async def refresh(self, force: bool = False) -> bool:
+        """Recompute if votes arrived since the last run (or ``force``); returns whether it did.
 
-    def refresh(self, force: bool = False) -> bool:
-        """Recompute here and now if votes arrived since the last run; returns whether it did."""
-        if not force and self.store.vote_count() == self.version:
-            return False
-        self._apply(worker_refit(self.store.url, self.catalogue_version, self.identity_filter))
-        return True
-
-    async def refresh_async(self, force: bool = False) -> bool:
-        """As :meth:`refresh`, the count in a thread and the refit in the worker process."""
+        The count runs in a thread, the refit in the worker process.
+        """
         import asyncio
 
         loop = asyncio.get_running_loop()
         n = await loop.run_in_executor(None, self.store.vote_count)
         if not force and n == self.version:
             return False
-        if self.executor is None:
-            return await loop.run_in_executor(None, self.refresh, True)
         version = self.catalogue_version
-        result = await loop.run_in_executor(
+        seen, cache, ratings, _ = await loop.run_in_executor(
             self.executor, worker_refit, self.store.url, version, self.identity_filter
         )
-        if version == self.catalogue_version:
-            self._apply(result)
+        if version == self.catalogue_version:  # not hidden/shown meanwhile
+            self.cache, self.ratings, self.version = cache, ratings, seen
         return True
 
     def close(self) -> None:
-        if self.executor is not None:
-            self.executor.shutdown(wait=True, cancel_futures=True)
+        self.executor.shutdown(wait=True, cancel_futures=True)

@@ -19,7 +19,6 @@ The only attributes that can appear are ``href``/``rel``/``target`` on ``a``, ``
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Sequence
 from functools import lru_cache
@@ -30,7 +29,7 @@ from markdown_it.renderer import RendererHTML
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
 
-__all__ = ["is_safe_href", "render_markdown", "render_plain"]
+__all__ = ["is_safe_href", "render_markdown"]
 
 LINK_REL = "nofollow noopener noreferrer"
 _SAFE_PREFIXES = ("http:", "https:", "mailto:", "#")
@@ -115,7 +114,7 @@ def _build() -> MarkdownIt:
 _MD = _build()
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=8192)  # the arena renders the same prompts and responses again and again
 def _render_cached(text: str) -> str:
     return _MD.render(text)
 
@@ -123,11 +122,3 @@ def _render_cached(text: str) -> str:
 def render_markdown(text: str) -> str:
     """Untrusted Markdown → safe HTML (see the module docstring for what is allowed)."""
     return _render_cached(text) if len(text) <= _CACHE_MAX_CHARS else _MD.render(text)
-
-
-def render_plain(text: str) -> str:
-    """Escaped text as ``<p>`` paragraphs (blank-line separated) with ``<br />`` line breaks."""
-    paragraphs = (p.strip("\n") for p in re.split(r"\n\s*\n", text.replace("\r\n", "\n")))
-    return "".join(
-        f"<p>{html.escape(p).replace(chr(10), '<br />' + chr(10))}</p>\n" for p in paragraphs if p.strip()
-    )

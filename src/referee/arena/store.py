@@ -38,6 +38,10 @@ SQLITE_FIND_BATTLE = (
 SQLITE_INSERT_VOTE = "INSERT INTO votes (battle_id, winner, tstamp) VALUES (?, ?, ?)"
 
 
+class NameTaken(InputError):
+    """An annotator with that name exists already."""
+
+
 def hash_token(token: str) -> str:
     """Tokens are stored only as their SHA-256 (a leaked database leaks no credentials)."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
@@ -57,12 +61,6 @@ class Catalogue:
     hidden: frozenset[int]
     prompts: dict[int, tuple[str, str, str | None]]  # id -> (prompt_key, text, category)
     responses: dict[tuple[int, int], tuple[int, str, bool]]  # (prompt, model) -> (id, text, names_model)
-
-    def model_id(self, name: str) -> int:
-        for mid, n in self.models.items():
-            if n == name:
-                return mid
-        raise KeyError(name)
 
 
 @dataclass(frozen=True)
@@ -124,7 +122,6 @@ class Store:
         A response whose text differs from the stored one for the same prompt and model is
         refused: votes already cast were about the old text.
         """
-        added = {"models": 0, "prompts": 0, "responses": 0}
         cat = outputs["category"] if "category" in outputs.columns else None
         with self.engine.begin() as c:
             mids = dict(c.execute(sa.select(db.models.c.name, db.models.c.id)).all())
@@ -162,8 +159,7 @@ class Store:
                 rows.append({"prompt_id": k[0], "model_id": k[1], "text": text, "names_model": names_model(text, pattern)})
             if rows:
                 c.execute(sa.insert(db.responses), rows)
-            added = {"models": len(new_models), "prompts": len(prompts), "responses": len(rows)}
-        return added
+        return {"models": len(new_models), "prompts": len(prompts), "responses": len(rows)}
 
     def catalogue(self) -> Catalogue:
         with self.engine.connect() as c:
@@ -199,7 +195,7 @@ class Store:
             with self.engine.begin() as c:
                 c.execute(sa.insert(db.annotators).values(name=name, token_hash=hash_token(token), created_at=time.time()))
         except IntegrityError:
-            raise InputError(f"an annotator named {name!r} already exists", field="name") from None
+            raise NameTaken(f"an annotator named {name!r} already exists", field="name") from None
         return token
 
     def annotator_by_token(self, token: str) -> tuple[int, str] | None:
@@ -375,14 +371,14 @@ class Store:
                 }
             )
             winners.append((r["winner"], r["tstamp"]))
+        if not battles:
+            return 0
         with self.engine.begin() as c:
-            c.execute(sa.insert(db.battles), battles)
-            ids = dict(c.execute(sa.select(db.battles.c.public_id, db.battles.c.id)).all())
+            ids = c.execute(
+                sa.insert(db.battles).returning(db.battles.c.id, sort_by_parameter_order=True), battles
+            ).scalars().all()
             c.execute(
                 sa.insert(db.votes),
-                [
-                    {"battle_id": ids[bt["public_id"]], "winner": w, "tstamp": t}
-                    for bt, (w, t) in zip(battles, winners, strict=True)
-                ],
+                [{"battle_id": i, "winner": w, "tstamp": t} for i, (w, t) in zip(ids, winners, strict=True)],
             )
         return len(battles)

@@ -10,6 +10,12 @@ from referee.errors import InputError
 from referee.io._source import SUFFIXES, inner_suffix
 
 PANDAS_COMPRESSION = {"gzip": "gzip", "xz": "xz", "bz2": "bz2", "zstd": "zstd"}
+JSONL = {"orient": "records", "lines": True, "force_ascii": False, "double_precision": 15}
+
+
+def to_jsonl(df: pd.DataFrame) -> str:
+    """``df`` as JSON Lines text, as :func:`write` writes a ``.jsonl`` file ("" for no rows)."""
+    return df.to_json(**JSONL) if len(df) else ""
 
 
 def write(df: pd.DataFrame, path: str | Path) -> Path:
@@ -24,7 +30,7 @@ def write(df: pd.DataFrame, path: str | Path) -> Path:
     compression = PANDAS_COMPRESSION[SUFFIXES[last]] if last in SUFFIXES else None
     out = df.drop(columns=[c for c in df.columns if str(c).startswith("_line")])
     if kind in (".jsonl", ".ndjson"):
-        out.to_json(p, orient="records", lines=True, force_ascii=False, double_precision=15, compression=compression)
+        out.to_json(p, compression=compression, **JSONL)
     elif kind == ".csv":
         out.to_csv(p, index=False, compression=compression)
     elif kind == ".parquet" and compression is None:
