@@ -1,4 +1,4 @@
-"""Starting and stopping server processes in tests."""
+"""Running processes in tests: servers started and stopped, CLI errors checked."""
 
 from __future__ import annotations
 
@@ -33,3 +33,13 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=timeout)
+
+
+def assert_clear_error(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
+    """A CLI failure as the project promises it: exit code 2 and one stderr line naming the problem."""
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.strip().splitlines() if line]
+    assert len(lines) == 1, proc.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]

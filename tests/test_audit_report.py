@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import referee
+from _proc import assert_clear_error
 from referee.audit.report import CONTRACT
 from referee.audit.sim import JudgeSpec, simulate_judges
 from referee.errors import InputError
@@ -96,22 +97,13 @@ def test_cli_writes_reports(tables, tmp_path):
     assert out_html.stat().st_size > 1000
 
 
-def _assert_clear_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "Traceback" not in proc.stderr
-    lines = [line for line in proc.stderr.strip().splitlines() if line]
-    assert len(lines) == 1, proc.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-
-
 def test_cli_errors_are_one_line(tables, tmp_path):
     verdicts, gold = tables
     vp, gp = tmp_path / "v.jsonl", tmp_path / "g.jsonl"
     verdicts.to_json(vp, orient="records", lines=True)
     gold.assign(prompt="another prompt").to_json(gp, orient="records", lines=True)
-    _assert_clear_error(run("audit", str(vp), "--gold", str(gp), "-q"), "none of the", "g.jsonl")
-    _assert_clear_error(run("audit", str(tmp_path / "missing.jsonl"), "-q"), "missing.jsonl")
+    assert_clear_error(run("audit", str(vp), "--gold", str(gp), "-q"), "none of the", "g.jsonl")
+    assert_clear_error(run("audit", str(tmp_path / "missing.jsonl"), "-q"), "missing.jsonl")
     # option errors, in process (same code path, no interpreter start-up)
     from typer.testing import CliRunner
 

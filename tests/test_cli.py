@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from _proc import assert_clear_error
 from referee.sim import simulate_arena
 
 EXE = str(Path(sys.executable).with_name("referee"))
@@ -45,19 +46,10 @@ def test_models_and_options(battles):
         assert proc.returncode == 0, (extra, proc.stderr)
 
 
-def _assert_clear_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "Traceback" not in proc.stderr
-    lines = [line for line in proc.stderr.strip().splitlines() if line]
-    assert len(lines) == 1, proc.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-
-
 def test_malformed_json_line(tmp_path):
     p = tmp_path / "bad.jsonl"
     p.write_text('{"model_a": "a", "model_b": "b", "winner": "model_a"}\n{"model_a": "a", "model_b": \n')
-    _assert_clear_error(run("rank", str(p)), "bad.jsonl", "line 2")
+    assert_clear_error(run("rank", str(p)), "bad.jsonl", "line 2")
 
 
 def test_unknown_winner_label(tmp_path):
@@ -67,19 +59,19 @@ def test_unknown_winner_label(tmp_path):
         '{"model_a": "b", "model_b": "a", "winner": "model_b"}\n'
         '{"model_a": "a", "model_b": "b", "winner": "draw"}\n'
     )
-    _assert_clear_error(run("rank", str(p)), "bad.jsonl", "line 3", "winner", "draw")
+    assert_clear_error(run("rank", str(p)), "bad.jsonl", "line 3", "winner", "draw")
 
 
 def test_missing_column(tmp_path):
     p = tmp_path / "bad.csv"
     p.write_text("model_a,winner\na,model_a\n")
-    _assert_clear_error(run("rank", str(p)), "bad.csv", "model_b")
+    assert_clear_error(run("rank", str(p)), "bad.csv", "model_b")
 
 
 def test_empty_file(tmp_path):
     p = tmp_path / "empty.jsonl"
     p.write_text("")
-    _assert_clear_error(run("rank", str(p)), "empty.jsonl")
+    assert_clear_error(run("rank", str(p)), "empty.jsonl")
 
 
 def test_model_compared_only_with_itself(tmp_path):
@@ -89,7 +81,7 @@ def test_model_compared_only_with_itself(tmp_path):
         '{"model_a": "b", "model_b": "a", "winner": "tie"}\n'
         '{"model_a": "c", "model_b": "c", "winner": "tie"}\n'
     )
-    _assert_clear_error(run("rank", str(p)), "compared only with themselves", "c")
+    assert_clear_error(run("rank", str(p)), "compared only with themselves", "c")
 
 
 def test_self_battles_are_dropped_with_a_count(tmp_path):
@@ -107,8 +99,8 @@ def test_self_battles_are_dropped_with_a_count(tmp_path):
 def test_missing_file_and_bad_option(tmp_path, battles):
     proc = run("rank", str(tmp_path / "nope.jsonl"))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    _assert_clear_error(run("rank", str(battles), "--ci", "magic"), "ci")
-    _assert_clear_error(run("rank", str(battles), "--lc"), "--baseline")
+    assert_clear_error(run("rank", str(battles), "--ci", "magic"), "ci")
+    assert_clear_error(run("rank", str(battles), "--lc"), "--baseline")
 
 
 def test_version():
@@ -145,6 +137,4 @@ def test_style_fit_without_a_covariance_is_a_clear_error(tmp_path):
     ]
     path = tmp_path / "tiny.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    out = run("rank", str(path), "--style", "length")
-    assert out.returncode == 2 and "Traceback" not in out.stderr
-    assert "no covariance" in out.stderr and "--ci bootstrap" in out.stderr
+    assert_clear_error(run("rank", str(path), "--style", "length"), "no covariance", "--ci bootstrap")
