@@ -527,3 +527,13 @@ def test_write_unknown_extension(tmp_path: Path) -> None:
 def test_formats_constant() -> None:
     assert set(FORMATS) == {"arena", "alpaca_eval", "mt_bench", "fastchat_pair", "arena_hard", "prd", "generic",
                             "llmbar", "judgebench", "autoj", "pandalm", "pairs"}
+
+
+def test_read_takes_glob_patterns(tmp_path):
+    """``referee.read`` expands patterns itself (Python callers have no shell): the same files, sorted."""
+    for i in range(3):
+        (tmp_path / f"part{i}.jsonl").write_text(
+            "".join(json.dumps({"model_a": "a", "model_b": "b", "winner": "model_a"}) + "\n" for _ in range(i + 1))
+        )
+    assert len(read(str(tmp_path / "part*.jsonl"))) == 6
+    assert len(read(str(tmp_path / "part[01].jsonl"))) == 3

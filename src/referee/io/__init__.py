@@ -34,7 +34,7 @@ from referee.io import (
     pandalm,
     prd,
 )
-from referee.io._source import Parsed, Source, inner_suffix, relocate
+from referee.io._source import Parsed, Source, expand_paths, relocate
 from referee.io.detect import FORMATS, detect, is_side_file
 from referee.io.write import write
 from referee.schema import REQUIRED, validate
@@ -55,7 +55,6 @@ READERS: dict[str, Callable[..., Parsed]] = {
     "pandalm": pandalm.read,
     "pairs": pairs.read,
 }
-DATA_SUFFIXES = frozenset({".json", ".jsonl", ".ndjson", ".csv", ".tsv", ".parquet"})
 
 
 def read(
@@ -81,7 +80,7 @@ def read(
     dropped: Counter[str] = Counter()
     mapped: Counter[str] = Counter()
     formats: dict[str, str] = {}
-    for path in _expand(paths):
+    for path in expand_paths(paths, skip=is_side_file):
         src = Source(path)
         fmt = format or _detect(src)
         df, parsed = _read_one(src, fmt, {"baseline": baseline})
@@ -149,26 +148,3 @@ def _validated(parsed: Parsed, src: Source) -> pd.DataFrame:
     if "_line" in df.columns:
         df = df.drop(columns="_line")
     return df.reset_index(drop=True)
-
-
-def _expand(paths: str | Path | Iterable[str | Path]) -> list[Path]:
-    """Files to read: paths as given, directories expanded (sorted, recursively) to their data files."""
-    items = [paths] if isinstance(paths, (str, Path)) else list(paths)
-    if not items:
-        raise InputError("no input files given")
-    files: list[Path] = []
-    for item in items:
-        p = Path(item)
-        if p.is_dir():
-            found = sorted(
-                f
-                for f in p.rglob("*")
-                if f.is_file() and not f.name.startswith(".") and inner_suffix(f) in DATA_SUFFIXES
-                and not is_side_file(f)
-            )
-            if not found:
-                raise InputError("no data files (.json, .jsonl, .csv, .tsv, .parquet) in this directory", path=str(p))
-            files.extend(found)
-        else:
-            files.append(p)
-    return files

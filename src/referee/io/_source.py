@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import bz2
 import gc
+import glob
 import gzip
 import json
 import lzma
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -94,6 +95,39 @@ def inner_suffix(path: Path) -> str:
     while suffixes and suffixes[-1] in SUFFIXES:
         suffixes.pop()
     return suffixes[-1] if suffixes else ""
+
+
+DATA_SUFFIXES = frozenset({".json", ".jsonl", ".ndjson", ".csv", ".tsv", ".parquet"})
+
+
+def expand_paths(
+    paths: str | Path | Iterable[str | Path], *, what: str = "input", field: str | None = None,
+    skip: Callable[[Path], bool] | None = None,
+) -> list[Path]:
+    """Files to read: paths as given, glob patterns matched, directories searched recursively
+    (sorted) for data files — hidden files and those ``skip`` names left out."""
+    items = [paths] if isinstance(paths, str | Path) else list(paths)
+    if not items:
+        raise InputError(f"no {what} files given", field=field)
+    files: list[Path] = []
+    for item in items:
+        text = str(item)
+        matches = sorted(glob.glob(text, recursive=True)) if any(c in text for c in "*?[") else [text]
+        if not matches:
+            raise InputError("no files match this pattern", path=text, field=field)
+        for m in map(Path, matches):
+            if not m.is_dir():
+                files.append(m)
+                continue
+            found = sorted(
+                f for f in m.rglob("*")
+                if f.is_file() and not f.name.startswith(".") and inner_suffix(f) in DATA_SUFFIXES
+                and not (skip and skip(f))
+            )
+            if not found:
+                raise InputError("no data files (.json, .jsonl, .csv, .tsv, .parquet) in this directory", path=str(m))
+            files.extend(found)
+    return files
 
 
 class Source:

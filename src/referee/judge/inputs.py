@@ -21,48 +21,27 @@ or as a table with ``prompt_id`` (or ``prompt``) and ``reference``.
 
 from __future__ import annotations
 
-import glob
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from referee.errors import InputError
 from referee.io._fields import Fields, describe
-from referee.io._source import Source, inner_suffix
+from referee.io._source import Source, expand_paths
 from referee.io.alpaca_eval import instruction_id
 
 if TYPE_CHECKING:
     import pandas as pd
 
 COLUMNS = ("prompt_id", "prompt", "model", "response")
-DATA_SUFFIXES = frozenset({".json", ".jsonl", ".ndjson", ".csv", ".tsv", ".parquet"})
 QUESTION_FILES = ("question.jsonl", "question.jsonl.gz", "questions.jsonl", "questions.jsonl.gz")
 SHOW = 5  # missing pairs named in an error message
 
 
 # -- paths ----------------------------------------------------------------------------------------
 def expand(paths: str | Path | Iterable[str | Path]) -> list[Path]:
-    """Files from paths, glob patterns and directories (searched recursively for data files)."""
-    items = [paths] if isinstance(paths, str | Path) else list(paths)
-    if not items:
-        raise InputError("no output files given", field="outputs")
-    files: list[Path] = []
-    for item in items:
-        text = str(item)
-        matches = sorted(glob.glob(text, recursive=True)) if any(c in text for c in "*?[") else [text]
-        if not matches:
-            raise InputError("no files match this pattern", path=text)
-        for m in map(Path, matches):
-            if m.is_dir():
-                found = sorted(
-                    f for f in m.rglob("*") if f.is_file() and not f.name.startswith(".") and inner_suffix(f) in DATA_SUFFIXES
-                )
-                if not found:
-                    raise InputError("no data files in this directory", path=str(m))
-                files.extend(found)
-            else:
-                files.append(m)
-    return files
+    """Output files from paths, glob patterns and directories (see :func:`referee.io._source.expand_paths`)."""
+    return expand_paths(paths, what="output", field="outputs")
 
 
 # -- outputs --------------------------------------------------------------------------------------
