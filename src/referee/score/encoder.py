@@ -87,6 +87,23 @@ def torch_threads() -> int:
     return max(1, min(8, n))
 
 
+def load_torch(kind: str, field: str, device: str | None) -> tuple[Any, str]:
+    """``(torch, device)`` with Hugging Face kept offline (nothing is ever downloaded): the GPU
+    when torch sees one unless ``device`` says otherwise; on CPU, :func:`torch_threads` threads.
+    A clear error names the missing extra."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        import torch
+        import transformers  # noqa: F401  (checked here, imported by the caller)
+    except ImportError:
+        raise InputError(f"{kind} scorers need torch and transformers: pip install 'referee[rm]'", field=field) from None
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cpu":
+        torch.set_num_threads(torch_threads())
+    return torch, device
+
+
 class Encoder:
     """Frozen mean-pooled, L2-normalised sentence encoder with a disk cache.
 
@@ -169,18 +186,8 @@ class Encoder:
     def _load(self) -> None:
         if self._model is not None:
             return
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        try:
-            import torch
-            from transformers import AutoModel, AutoTokenizer
-        except ImportError:
-            raise InputError("rm: scorers need torch and transformers: pip install 'referee[rm]'",
-                             field="encoder") from None
-        if self.device is None:
-            self.device = "cuda" if torch.cuda.is_available() else "cpu"
-        if self.device == "cpu":
-            torch.set_num_threads(torch_threads())
+        _, self.device = load_torch("rm:", "encoder", self.device)
+        from transformers import AutoModel, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()

@@ -16,7 +16,6 @@ log-odds of the "good" class); for more, the first logit.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from referee.errors import InputError
-from referee.score.encoder import torch_threads
+from referee.score.encoder import load_torch
 
 BATCH = 16
 
@@ -35,20 +34,12 @@ class HFScorer:
         path = Path(path).expanduser()
         if not (path / "config.json").is_file():
             raise InputError("not a Hugging Face model folder (no config.json)", path=str(path))
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        try:
-            import torch
-            from transformers import AutoModelForSequenceClassification, AutoTokenizer
-        except ImportError:
-            raise InputError("hf: scorers need torch and transformers: pip install 'referee[rm]'",
-                             field="scorer") from None
+        _, self.device = load_torch("hf:", "scorer", device)
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
         self.path = path
         self.name = f"hf:{path.name}"
         self.batch_size = batch_size
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        if self.device == "cpu":
-            torch.set_num_threads(torch_threads())
         try:
             self.tok: Any = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
             self.model: Any = AutoModelForSequenceClassification.from_pretrained(
