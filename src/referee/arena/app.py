@@ -69,8 +69,9 @@ class ArenaConfig:
 
 @dataclass
 class Annotator:
+    """What the server keeps per annotator: the battles they were shown and their unvoted one."""
+
     id: int
-    name: str
     seen: Seen = field(default_factory=Seen)
     pending: Battle | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -150,13 +151,12 @@ class Arena:
     async def annotator(self, aid: int) -> Annotator:
         a = self.annotators.get(aid)
         if a is None:
-            name = await self.quick(self.store.annotator_name, aid)
-            if name is None:
+            if await self.quick(self.store.annotator_name, aid) is None:
                 raise HTTPError(401, "unknown annotator")
             seen, pending = await self.run(self.store.annotator_history, aid)
             a = self.annotators.get(aid)  # another request may have loaded it meanwhile
             if a is None:
-                a = self.annotators[aid] = Annotator(aid, name, Seen(seen), pending)
+                a = self.annotators[aid] = Annotator(aid, Seen(seen), pending)
         return a
 
     # -- battles and votes ----------------------------------------------------------------------
