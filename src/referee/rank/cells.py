@@ -5,10 +5,26 @@ over 150 models collapse to at most ``M² · 4 · 3`` cells (a few tens of
 thousands in practice), so fits and bootstrap rounds cost the same whatever the
 number of battles.
 
-A cell holds the summed observation weight ``w`` and the raw row count ``n`` (the
-bootstrap resamples ``n`` multinomially and rescales ``w``).  Soft verdicts
-(``prob_a``) are split into an A-win cell with weight ``w·p`` and a B-win cell with
-weight ``w·(1-p)``.
+A cell holds the summed observation weight ``w`` and the row count ``n``.  Soft
+verdicts (``prob_a``) are split into an A-win cell with weight ``w·p`` and a B-win cell
+with weight ``w·(1-p)``.
+
+**Units.**  Intervals must treat each *row* (or each cluster of rows) as one
+independent observation, whatever cells it was merged into.  A unit is a row — or, with
+``cluster``, every row of one prompt / voter / pair — and ``Cells.units`` is the sparse
+(units × cells) matrix ``U`` of its weight contributions ``w_r·π_rk`` (``π`` = 1 for a
+hard verdict, ``p`` and ``1 − p`` for the two parts of a soft one), with ``unit_n``
+identical units merged per row of ``U``.  Then
+
+* the sandwich's score covariance is ``J = Gᵀ Q G`` with ``Q = Uᵀ diag(unit_n) U`` and
+  ``G`` the per-unit-weight score of each cell: a row of weight ``w`` contributes
+  ``w²(t − p)²`` (Σw², not (Σw)²/n), a soft row ``w²(p_a − p)²`` (one observation, not
+  two independent ones), a cluster the square of its summed score (Liang & Zeger 1986);
+* the bootstrap resamples units — ``Multinomial(N; unit_n/N)`` over merged rows is the
+  row bootstrap — and a round's cell weights are ``multiplicities @ U``.
+
+When every row has weight 1 and no verdict is soft, the units are the cells themselves
+(``U = I``, ``unit_n = n``) and nothing is stored.
 """
 
 from __future__ import annotations
@@ -17,6 +33,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from referee.schema import A_WINS, B_WINS, outcome_codes
 
@@ -32,6 +49,9 @@ class Cells:
     s: np.ndarray  # strength: 1 or 2 for wins (1 when ungraded), 0 for ties
     w: np.ndarray  # summed weights
     n: np.ndarray  # summed row counts (fractional for soft verdicts)
+    units: sparse.csr_matrix | None = None  # (units × cells) weight contributions; None: U = I
+    unit_n: np.ndarray | None = None  # identical units merged into each row of ``units``
+    clustered: str | None = None  # the column whose values are the units, None for rows
 
     @property
     def n_models(self) -> int:
@@ -41,15 +61,40 @@ class Cells:
     def total(self) -> float:
         return float(self.n.sum())
 
-    def with_counts(self, n_new: np.ndarray) -> Cells:
-        """The same cells with resampled row counts; weights rescale by n_new / n."""
-        ratio = np.divide(n_new, self.n, out=np.zeros_like(self.w), where=self.n > 0)
-        return replace(self, n=np.asarray(n_new, dtype=float), w=self.w * ratio)
+    def unit_matrix(self) -> tuple[sparse.csr_matrix, np.ndarray]:
+        """``(U, unit_n)``: weight contributions of each unit type to each cell, and its count."""
+        if self.units is not None and self.unit_n is not None:
+            return self.units, self.unit_n
+        per_row = np.divide(self.w, self.n, out=np.zeros_like(self.w), where=self.n > 0)
+        return sparse.diags(per_row, format="csr"), self.n
+
+    def score_weights(self) -> sparse.csr_matrix:
+        """``Q = Uᵀ diag(unit_n) U`` (cells × cells): the sandwich's meat is ``Gᵀ Q G``.
+
+        Clustered units get the small-sample factor ``C/(C − 1)`` (Stata's CR1 without the
+        (N−1)/(N−k) part; Cameron & Miller 2015, §VI.B)."""
+        u, n = self.unit_matrix()
+        q = (u.T @ sparse.diags(n) @ u).tocsr()
+        if self.clustered is not None and u.shape[0] > 1:
+            q = q * (u.shape[0] / (u.shape[0] - 1.0))
+        return q
+
+    @property
+    def n_units(self) -> int:
+        """The number of independent units (rows, or clusters)."""
+        return round(float(self.unit_matrix()[1].sum()))
+
+    def with_weights(self, w_new: np.ndarray) -> Cells:
+        """The same cells with resampled weights (a bootstrap round); units are dropped."""
+        w_new = np.asarray(w_new, dtype=float)
+        per_row = np.divide(self.n, self.w, out=np.ones_like(self.w), where=self.w > 0)
+        return replace(self, w=w_new, n=w_new * per_row, units=None, unit_n=None, clustered=None)
 
     def select(self, mask: np.ndarray) -> Cells:
-        """Cells where mask is true (models are kept)."""
+        """Cells where mask is true (models are kept; units keep their other contributions)."""
+        units = None if self.units is None else self.units[:, np.flatnonzero(mask)].tocsr()
         return replace(self, a=self.a[mask], b=self.b[mask], y=self.y[mask], s=self.s[mask],
-                       w=self.w[mask], n=self.n[mask])
+                       w=self.w[mask], n=self.n[mask], units=units)
 
     def pair_table(self) -> pd.DataFrame:
         """Per unordered pair: wins of the lower index, wins of the higher, ties (weights)."""
@@ -86,19 +131,69 @@ def model_index(df: pd.DataFrame, models: list[str] | None = None) -> tuple[tupl
     return names, map_a[ca], map_b[cb]
 
 
-def aggregate(df: pd.DataFrame, models: list[str] | None = None, soft: bool = True) -> Cells:
-    """Collapse a validated comparisons table into cells (vectorised; no Python loop over rows)."""
-    return aggregate_rows(df, models, soft)[0]
+def aggregate(
+    df: pd.DataFrame, models: list[str] | None = None, soft: bool = True, cluster: str | None = None
+) -> Cells:
+    """Collapse a validated comparisons table into cells (vectorised; no Python loop over rows),
+    with the units — rows, or the values of the ``cluster`` column — that intervals resample."""
+    cells, inv, src, cnt = aggregate_rows(df, models, soft)
+    if cluster is not None:
+        return with_cluster_units(cells, df, cluster, inv, src, cnt)
+    return with_row_units(cells, df, inv, src, cnt)
+
+
+def _row_weights(df: pd.DataFrame) -> np.ndarray:
+    if "weight" not in df.columns:
+        return np.ones(len(df))
+    w = df["weight"].to_numpy(dtype=float)
+    return np.where(np.isnan(w), 1.0, w)
+
+
+def with_row_units(cells: Cells, df: pd.DataFrame, inv: np.ndarray, src: np.ndarray, cnt: np.ndarray) -> Cells:
+    """Cells whose units are the rows: identical rows (same cells, same contributions) merged."""
+    w = _row_weights(df)
+    expanded = src.size > len(df)
+    if not expanded and np.all(w == w[0] if w.size else True):
+        return cells  # U = I: every row of a cell is identical
+    n_rows = len(df)
+    first_cell = inv[:n_rows]
+    first_val = w * cnt[:n_rows]
+    second_cell = np.full(n_rows, -1, dtype=np.int64)
+    second_val = np.zeros(n_rows)
+    if expanded:
+        second_cell[src[n_rows:]] = inv[n_rows:]
+        second_val[src[n_rows:]] = w[src[n_rows:]] * cnt[n_rows:]
+    key = pd.MultiIndex.from_arrays([first_cell, second_cell, first_val, second_val])
+    codes, uniques = key.factorize()
+    n_units = len(uniques)
+    unit_n = np.bincount(codes, minlength=n_units).astype(float)
+    u_first = np.asarray(uniques.get_level_values(0), dtype=np.int64)
+    u_second = np.asarray(uniques.get_level_values(1), dtype=np.int64)
+    v_first = np.asarray(uniques.get_level_values(2), dtype=float)
+    v_second = np.asarray(uniques.get_level_values(3), dtype=float)
+    has2 = u_second >= 0
+    rows = np.concatenate([np.arange(n_units), np.flatnonzero(has2)])
+    cols = np.concatenate([u_first, u_second[has2]])
+    vals = np.concatenate([v_first, v_second[has2]])
+    units = sparse.csr_matrix((vals, (rows, cols)), shape=(n_units, cells.a.size))
+    return replace(cells, units=units, unit_n=unit_n)
+
+
+def with_cluster_units(
+    cells: Cells, df: pd.DataFrame, column: str, inv: np.ndarray, src: np.ndarray, cnt: np.ndarray
+) -> Cells:
+    """Cells whose units are the clusters (values of ``column``): U[c, k] = Σ w·π over the
+    rows of cluster c in cell k."""
+    w = _row_weights(df)
+    codes, uniques = pd.factorize(df[column].astype(str).to_numpy()[src])
+    units = sparse.csr_matrix((w[src] * cnt, (codes, inv)), shape=(len(uniques), cells.a.size))
+    return replace(cells, units=units, unit_n=np.ones(len(uniques)), clustered=column)
 
 
 def cluster_counts(df: pd.DataFrame, column: str, models: list[str] | None = None, soft: bool = True):
-    """Cells plus a sparse (clusters × cells) matrix of row counts, for the clustered bootstrap."""
-    from scipy.sparse import csr_matrix
-
-    cells, inv, src, cnt = aggregate_rows(df, models, soft)
-    codes, uniques = pd.factorize(df[column].astype(str).to_numpy()[src])
-    mat = csr_matrix((cnt, (codes, inv)), shape=(len(uniques), cells.a.size))
-    return cells, mat
+    """Cells with cluster units, and the (clusters × cells) unit matrix (kept for callers)."""
+    cells = aggregate(df, models, soft, cluster=column)
+    return cells, cells.units
 
 
 def aggregate_rows(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import sparse
 
 
 @dataclass
@@ -54,4 +55,37 @@ def sandwich(hessian: np.ndarray, score_cov: np.ndarray, n_models: int) -> np.nd
     proj[:m, :m] -= 1.0 / m
     a = proj @ hinv
     cov = a @ score_cov @ a.T
+    return 0.5 * (cov + cov.T)
+
+
+def score_meat(a: np.ndarray, b: np.ndarray, m: int, g: np.ndarray, q: sparse.spmatrix) -> np.ndarray:
+    """The sandwich's meat ``J = Gᵀ Q G`` from per-cell scores.
+
+    ``g`` (K × (1+r)) holds each cell's score per unit weight in its local parameters:
+    column 0 is ∂ℓ/∂d (d = θ_a − θ_b + …, so the global score is ``g₀(e_a − e_b)``) and the
+    other columns the global nuisance parameters.  ``Q`` (K × K) is
+    :meth:`referee.rank.cells.Cells.score_weights`: it sums scores within each unit (row or
+    cluster) before squaring.
+    """
+    k = g.shape[0]
+    r = g.shape[1] - 1
+    rows = np.concatenate([np.arange(k), np.arange(k), np.repeat(np.arange(k), r)])
+    cols = np.concatenate([a, b, np.tile(np.arange(m, m + r), k)])
+    vals = np.concatenate([g[:, 0], -g[:, 0], g[:, 1:].ravel()])
+    gm = sparse.csr_matrix((vals, (rows, cols)), shape=(k, m + r))
+    j = (gm.T @ (q @ gm)).toarray()
+    return 0.5 * (j + j.T)
+
+
+def model_cov(hessian: np.ndarray, n_models: int) -> np.ndarray:
+    """``H⁻¹`` projected on mean-zero strengths: the Laplace (posterior) covariance of a
+    penalised fit, whose sandwich would vanish for a model that never loses."""
+    p = hessian.shape[0]
+    m = n_models
+    h = hessian.copy()
+    h[:m, :m] += np.full((m, m), 1.0 / m) * max(1.0, float(np.abs(np.diag(hessian)).max()))
+    hinv = np.linalg.inv(h)
+    proj = np.eye(p)
+    proj[:m, :m] -= 1.0 / m
+    cov = proj @ hinv @ proj.T
     return 0.5 * (cov + cov.T)

@@ -14,8 +14,8 @@ same style.  The tie models take the same linear predictor ``d = θ_a − θ_b +
 dispatches on the model name); all three share one per-row Newton fit.
 
 Feature extraction is byte-level numpy over the UTF-8 text (no per-row Python):
-tokens are maximal runs of bytes above 0x20 (whitespace-separated words; a cheap,
-tokenizer-free proxy), characters are code points, markdown counts follow the regexes
+tokens and characters are :mod:`referee.text`'s one definition of length (tokens =
+whitespace-separated words, ``len(t.split())``; characters = code points), markdown counts follow the regexes
 below, and lines inside fenced code blocks (```` ``` ````; Arena-Hard strips code
 before counting too) are not counted as markdown:
 
@@ -33,13 +33,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
+from scipy import sparse
 from scipy.special import expit
 
 from referee.errors import InputError
 from referee.rank.cells import model_index
-from referee.rank.fit import Fit, centre
+from referee.rank.fit import Fit, centre, model_cov
 from referee.rank.ties import (
     Terms,
     TieModel,
@@ -52,12 +52,12 @@ from referee.rank.ties import (
     safe_sandwich,
 )
 from referee.schema import A_WINS, B_WINS, outcome_codes
+from referee.text import PAD, count_tokens, joined_utf8
 
 #: the built-in features; "markdown" expands to the three markdown counts.
 MARKDOWN = ("headers", "lists", "bold")
 BUILTIN = ("length", *MARKDOWN)
 _CHUNK = 50_000
-_PAD = 8
 
 _BLANK = np.zeros(256, dtype=bool)
 _BLANK[[9, 32]] = True
@@ -69,55 +69,6 @@ NL, SPACE, HASH, TICK, DOT = 10, 32, ord("#"), ord("`"), ord(".")
 
 
 # ----------------------------------------------------------------------------- text counts
-def _joined(texts: pd.Series) -> tuple[np.ndarray, np.ndarray, pa.Array]:
-    """UTF-8 bytes of the texts, each followed by a newline (so no pattern crosses
-    texts), padded with newlines; the start offset of each text; the arrow array."""
-    try:
-        arr = pa.array(texts, type=pa.large_string(), from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        arr = pa.array(texts.where(texts.isna(), texts.astype(str)), type=pa.large_string(), from_pandas=True)
-    if isinstance(arr, pa.ChunkedArray):  # arrow-backed pandas strings come chunked
-        arr = arr.combine_chunks()
-    arr = pc.fill_null(arr, "")
-    nl = pa.scalar("\n", pa.large_string())
-    joined = pc.binary_join_element_wise(arr, pa.scalar("", pa.large_string()), nl)
-    _, off_buf, data_buf = joined.buffers()
-    offs = np.frombuffer(off_buf, dtype=np.int64)[joined.offset : joined.offset + len(joined) + 1]
-    data = np.frombuffer(data_buf, dtype=np.uint8)[offs[0] : offs[-1]]
-    buf = np.concatenate([data, np.full(_PAD, NL, dtype=np.uint8)])
-    return buf, offs[:-1] - offs[0], arr
-
-
-_ONES = np.uint64(0x0101010101010101)
-
-
-def _segment_sums(flags: np.ndarray, starts: np.ndarray, end: int) -> np.ndarray:
-    """Sums of 0/1 bytes over ``[starts[i], starts[i+1])`` (the last up to ``end``).
-
-    SWAR: eight flags are summed per 64-bit word by one multiply, so the prefix sum runs
-    over words, not bytes.  ``flags`` needs a length that is a multiple of 8 and > end.
-    """
-    words = flags.view(np.uint64)
-    per = (words * _ONES) >> np.uint64(56)
-    cum = np.zeros(words.size + 1, dtype=np.int64)
-    np.cumsum(per.view(np.int64), out=cum[1:])
-    x = np.append(starts, end)
-    k = x // 8
-    mask = (np.uint64(1) << (np.uint64(8) * (x % 8).astype(np.uint64))) - np.uint64(1)
-    part = ((words[k] & mask) * _ONES) >> np.uint64(56)
-    return np.diff(cum[k] + part.view(np.int64))
-
-
-def _tokens(buf: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Tokens per text: maximal runs of bytes > 0x20 (split on ASCII space/control bytes)."""
-    solid = buf > 32
-    size = (buf.size + 15) // 8 * 8
-    first = np.zeros(size, dtype=np.uint8)
-    first[0] = solid[0]
-    np.greater(solid[1:], solid[:-1], out=first[1 : buf.size].view(bool))
-    return _segment_sums(first, starts, buf.size)
-
-
 def _skip(buf: np.ndarray, pos: np.ndarray, table: np.ndarray) -> np.ndarray:
     """Advance each position past a run of bytes in ``table`` (vectorised over positions)."""
     pos = pos.copy()
@@ -214,12 +165,12 @@ def _delimited(buf: np.ndarray, lines: _Lines, delim: int) -> np.ndarray:
 
 
 def _count_chunk(part: pd.Series) -> dict[str, np.ndarray]:
-    buf, starts, arr = _joined(part)
+    buf, starts, arr = joined_utf8(part)
     n = len(part)
-    lines = _Lines(buf, starts, buf.size - _PAD)
+    lines = _Lines(buf, starts, buf.size - PAD)
     bold = np.concatenate([_delimited(buf, lines, ord("*")), _delimited(buf, lines, ord("_"))])
     return {
-        "tokens": _tokens(buf, starts),
+        "tokens": count_tokens(buf, starts),
         "chars": pc.utf8_length(arr).to_numpy(zero_copy_only=False).astype(np.int64),
         "headers": np.bincount(lines.text[_headers(buf, lines)], minlength=n),
         "lists": np.bincount(lines.text[_lists(buf, lines)], minlength=n),
@@ -228,7 +179,8 @@ def _count_chunk(part: pd.Series) -> dict[str, np.ndarray]:
 
 
 def text_counts(texts: pd.Series | Sequence[str], workers: int | None = None) -> pd.DataFrame:
-    """Per text: ``tokens`` (runs of non-space bytes), ``chars`` (code points), and the
+    """Per text: ``tokens`` (whitespace-separated words) and ``chars`` (code points), as
+    :func:`referee.text.text_lengths` defines them, and the
     markdown counts ``headers``, ``lists``, ``bold`` (outside fenced code).  Missing
     texts count as empty.  Byte-level numpy over chunks of texts, the chunks in threads
     (numpy and arrow release the GIL)."""
@@ -354,6 +306,7 @@ class _Rows:
     features: list[str]
     outcome: np.ndarray
     w: np.ndarray
+    units: np.ndarray | None = None  # rows with one code form one unit (a cluster, or a split soft row)
 
 
 def _rows(
@@ -364,6 +317,7 @@ def _rows(
     weight: np.ndarray | None,
     models: Sequence[str] | None,
     names: Sequence[str] | None,
+    units: np.ndarray | None = None,
 ) -> _Rows:
     if isinstance(X, tuple):
         names, X = X
@@ -375,9 +329,43 @@ def _rows(
     out = np.asarray(outcome)
     w = np.ones(ia.size) if weight is None else np.asarray(weight, dtype=float)
     keep = w > 0  # zero weights (e.g. bootstrap multiplicities) carry no information
+    if units is not None:
+        units = np.asarray(units)
     if not keep.all():
         ia, ib, x, out, w = ia[keep], ib[keep], x[keep], out[keep], w[keep]
-    return _Rows(models_t, ia, ib, x, feat, out, w)
+        units = None if units is None else units[keep]
+    return _Rows(models_t, ia, ib, x, feat, out, w, units)
+
+
+def clustered_meat(
+    a: np.ndarray, b: np.ndarray, m: int, g: np.ndarray, z: np.ndarray, units: np.ndarray
+) -> np.ndarray:
+    """``J = C/(C−1) · Σ_c s_c s_cᵀ`` with ``s_c`` the summed global score of the rows of unit c.
+
+    ``g`` (N × (1+q)) are weighted per-row scores in the local (d, φ); the global score of
+    a row is ``(g₀(e_a − e_b), g₀ z, g₁…)``.  Clusters: Liang & Zeger 1986; the C/(C−1)
+    factor as in Cameron & Miller 2015.  Rows sharing a unit code also serve soft verdicts
+    split into two weighted rows (one observation, two rows).
+    """
+    codes, uniq = pd.factorize(units)
+    c = len(uniq)
+    s_theta = sparse.csr_matrix(
+        (np.concatenate([g[:, 0], -g[:, 0]]), (np.concatenate([codes, codes]), np.concatenate([a, b]))),
+        shape=(c, m),
+    )
+    extra = np.column_stack([z * g[:, [0]], g[:, 1:]]) if z.size or g.shape[1] > 1 else np.zeros((g.shape[0], 0))
+    s_extra = np.column_stack([np.bincount(codes, col, c) for col in extra.T]) if extra.shape[1] else np.zeros((c, 0))
+    k = m + s_extra.shape[1]
+    out = np.empty((k, k))
+    out[:m, :m] = (s_theta.T @ s_theta).toarray()
+    out[:m, m:] = s_theta.T @ s_extra
+    out[m:, :m] = out[:m, m:].T
+    out[m:, m:] = s_extra.T @ s_extra
+    return out * (c / (c - 1.0) if c > 1 else 1.0)
+
+
+def _finite(cov: np.ndarray) -> np.ndarray | None:
+    return cov if np.all(np.isfinite(cov)) else None
 
 
 class _RowModel:
@@ -447,7 +435,12 @@ def _fit_rows(
     _, info, g = model.derivatives(x)
     identified = prior > 0 or mle_exists(rows.a, rows.b, codes, m)
     converged = converged and identified
-    cov = safe_sandwich(info, model.matrix(g[:, :, None] * g[:, None, :]), m, identified)
+    if prior > 0:
+        cov = _finite(model_cov(info, m))
+    elif rows.units is None:
+        cov = safe_sandwich(info, model.matrix(g[:, :, None] * g[:, None, :]), m, identified)
+    else:
+        cov = safe_sandwich(info, clustered_meat(rows.a, rows.b, m, g, z, rows.units), m, identified)
     x[:m] = centre(x[:m])
     se = np.sqrt(np.clip(np.diag(cov), 0.0, None)) if cov is not None else np.full(x.size, np.nan)
     extra: dict[str, float] = {}
@@ -481,6 +474,7 @@ def fit_contextual_bt(
     prior: float = 0.0,
     max_iter: int = 100,
     gtol: float = 1e-9,
+    units: np.ndarray | None = None,
 ) -> Fit:
     """Bradley–Terry with per-row covariates: ``logit P(a wins) = θ_a − θ_b + h + x_iᵀβ``.
 
@@ -495,7 +489,7 @@ def fit_contextual_bt(
     weight are dropped.  Without a prior, data with no finite MLE (Ford's condition
     fails) give ``converged=False``, ``cov=None``.
     """
-    rows = _rows(a, b, outcome, X, weight, models, names)
+    rows = _rows(a, b, outcome, X, weight, models, names, units)
     y = _scores(rows.outcome)
     decisive = np.where(y >= 1.0, A_WINS, np.where(y <= 0.0, B_WINS, 2))  # soft: both ways
     fit, _, _ = _fit_rows(rows, _logistic_terms(y), np.zeros(0), decisive, "style", home=home, prior=prior, reg=reg,
@@ -529,6 +523,7 @@ def fit_contextual_davidson(
     reg: float = 0.0,
     max_iter: int = 100,
     gtol: float = 1e-9,
+    units: np.ndarray | None = None,
 ) -> Fit:
     """Davidson (1970) tie model with per-row covariates in the linear predictor.
 
@@ -541,7 +536,7 @@ def fit_contextual_davidson(
     ``extra["first_position"] = h``, all with sandwich SEs from per-row scores.
     Arguments otherwise as in :func:`fit_contextual_bt`.
     """
-    rows = _rows(a, b, outcome, X, weight, models, names)
+    rows = _rows(a, b, outcome, X, weight, models, names, units)
     return _fit_tie_model(davidson_model, rows, home, prior, reg, max_iter, gtol)
 
 
@@ -559,6 +554,7 @@ def fit_contextual_rao_kupper(
     reg: float = 0.0,
     max_iter: int = 100,
     gtol: float = 1e-9,
+    units: np.ndarray | None = None,
 ) -> Fit:
     """Rao–Kupper (1967) tie model with per-row covariates in the linear predictor.
 
@@ -568,7 +564,7 @@ def fit_contextual_rao_kupper(
     (delta-method SE; 1 with SE nan without ties); otherwise as
     :func:`fit_contextual_davidson`.
     """
-    rows = _rows(a, b, outcome, X, weight, models, names)
+    rows = _rows(a, b, outcome, X, weight, models, names, units)
     return _fit_tie_model(rao_kupper_model, rows, home, prior, reg, max_iter, gtol)
 
 
@@ -591,13 +587,16 @@ def fit_contextual(
     home: bool = False,
     prior: float = 0.0,
     names: Sequence[str] | None = None,
+    units: np.ndarray | None = None,
 ) -> Fit:
     """Style-controlled fit of ``model`` (``"bt"``, ``"davidson"`` or ``"rao-kupper"``;
-    ``rao_kupper`` is accepted too) on per-row covariates ``X``."""
+    ``rao_kupper`` is accepted too) on per-row covariates ``X``.  ``units`` gives each row's
+    unit (cluster) for a cluster-robust sandwich; None: every row is its own unit."""
     key = model.replace("_", "-")
     if key not in CONTEXTUAL:
         raise ValueError(f"style control needs model 'bt', 'davidson' or 'rao-kupper', not {model!r}")
-    return CONTEXTUAL[key](a, b, outcome, X, weight=weight, models=models, home=home, prior=prior, names=names)
+    return CONTEXTUAL[key](a, b, outcome, X, weight=weight, models=models, home=home, prior=prior, names=names,
+                           units=units)
 
 
 def style_control(

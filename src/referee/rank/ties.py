@@ -36,7 +36,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.special import expit
 
 from referee.rank.cells import Cells
-from referee.rank.fit import Fit, centre, sandwich
+from referee.rank.fit import Fit, centre, model_cov, sandwich, score_meat
 from referee.schema import A_WINS, B_WINS
 
 #: per-cell terms: (d, phi, derivs) -> (loglik (K,), grad (K, 1+q), hess (K, 1+q, 1+q)),
@@ -219,6 +219,10 @@ def solve_step(info: np.ndarray, grad: np.ndarray, m: int) -> np.ndarray:
         return np.linalg.lstsq(sys, grad, rcond=None)[0]
 
 
+def _finite(cov: np.ndarray) -> np.ndarray | None:
+    return cov if np.all(np.isfinite(cov)) else None
+
+
 def safe_sandwich(info: np.ndarray, score_cov: np.ndarray, m: int, identified: bool) -> np.ndarray | None:
     """``fit.sandwich`` when the parameters are identified and the result is finite, else None."""
     if not identified:
@@ -299,7 +303,8 @@ def newton_cells(
     (d, φ); ``cells`` must hold positive weights only (``cells.select(cells.w > 0)``).
     Damped Newton with step halving; stops when the gradient sup-norm is ≤ ``gtol``
     (floored at 1e-14·Σw, the rounding level) or the step vanishes.  The covariance is
-    the sandwich ``H⁻¹JH⁻¹`` with per-cell scores ``J = Σ_k (w_k²/n_k) u_k u_kᵀ``.
+    the sandwich ``H⁻¹JH⁻¹`` with the scores summed per unit (row or cluster:
+    :func:`referee.rank.fit.score_meat`); with a prior, the Laplace covariance ``H⁻¹``.
     Without a prior, when the MLE does not exist (a model never loses or never wins,
     or the graph is disconnected) the iterate stays finite but ``converged`` is False
     and ``cov`` None.
@@ -335,12 +340,12 @@ def newton_cells(
 
     x, f, it, converged = newton_loop(objective, derivatives, x, m, max_iter, tol)
     _, info, g = derivatives(x)
-    nn = np.where(cells.n > 0, cells.n, 1.0)
-    u = g * (w / np.sqrt(nn))[:, None]
-    score_cov = assemble_matrix(a, b, m, u[:, :, None] * u[:, None, :])
     identified = prior > 0 or mle_exists(a, b, cells.y, m)
     converged = converged and identified
-    cov = safe_sandwich(info, score_cov, m, identified)
+    if prior > 0:
+        cov = _finite(model_cov(info, m))
+    else:
+        cov = safe_sandwich(info, score_meat(a, b, m, g, cells.score_weights()), m, identified)
     x[:m] = centre(x[:m])
     loglik = f + 0.5 * prior * float(x[:m] @ x[:m])
     return Solution(params=x, cov=cov, loglik=loglik, iterations=it, converged=converged)

@@ -1,14 +1,24 @@
 """Confidence intervals, rank intervals and win-probability matrices.
 
 * **Sandwich** (robust, Huber 1967 / White 1982): Cov(θ̂) = H⁻¹ J H⁻¹ with H the
-  observed information and J the summed outer products of per-battle scores; valid
-  even when the model is misspecified (e.g. ties scored ½).  Intervals θ̂ ± z·se.
-* **Bootstrap** (Efron 1979): battles are resampled by drawing multinomial counts
-  over the aggregated cells (equivalent to resampling rows, but O(#cells) per
-  round); the **clustered** variant resamples whole clusters (prompts or voters)
-  with replacement.  Percentile intervals.  For plain Bradley–Terry all rounds are
-  refitted together: quasi-Newton iterations that reuse the full-data Hessian,
-  vectorised across rounds, to the same tolerance as the point fit.
+  observed information and J the summed outer products of per-*unit* scores — a unit is
+  a row (each row with its own weight; a soft verdict is one row), or with ``cluster``
+  all rows of one prompt / voter / pair (cluster-robust, Liang & Zeger 1986); see
+  :mod:`referee.rank.cells`.  Valid even when the model is misspecified (ties scored ½).
+  Intervals θ̂ ± z·se.
+* **Penalised fits** (a model never wins or never loses): the Laplace covariance ``H⁻¹``
+  of the MAP fit under the stated prior (:mod:`referee.rank.bt`).
+* **Bootstrap** (Efron 1979): the units are resampled through :mod:`referee.resample`
+  (multinomial counts over merged identical rows — exactly the row bootstrap — or
+  cluster multiplicities), a round's cell weights are ``multiplicities @ U``.  For plain
+  Bradley–Terry the rounds of a chunk are refitted together by batched Newton steps
+  warm-started at the full-data fit.  A resample in which some model never wins or
+  never loses is refitted with the same prior as a separated full-data fit (counted as
+  ``penalised``); one that leaves a model without any battle is dropped (counted as
+  ``failed``).  Percentile intervals over the remaining rounds.
+* **Contrasts**: every interval is computed for the estimand printed — θᵢ − mean θ by
+  default, θᵢ − θ_anchor with ``--anchor`` (the anchor itself is then exact): from the
+  covariance ``Var(θᵢ − θₐ) = Σᵢᵢ + Σₐₐ − 2Σᵢₐ``, or from the bootstrap differences.
 * **Rank intervals**: ``rank`` is Chatbot Arena's "rank (UB)", 1 + the number of
   models whose lower bound exceeds this model's upper bound; ``rank_low`` /
   ``rank_high`` come from *simultaneous* intervals (max-|z| calibration over all
@@ -21,33 +31,36 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse import csr_matrix
+from scipy import sparse
 from scipy.special import expit, ndtri
 
 from referee.errors import InputError
 from referee.rank.bt import WEAK_PRIOR, fit_bt, targets
 from referee.rank.cells import Cells
 from referee.rank.fit import Fit, centre
+from referee.resample import Progress, chunk_seeds, draw_counts, percentile_interval, run_chunks
 
 
 @dataclass
 class Intervals:
-    """Marginal intervals for θ (log-strength scale) plus what produced them."""
+    """Marginal intervals for centred θ (log-strength scale) plus what produced them."""
 
     method: str
     level: float
     se: np.ndarray
     lower: np.ndarray
     upper: np.ndarray
-    samples: np.ndarray | None = None  # (rounds, M) centred θ, bootstrap only
+    samples: np.ndarray | None = None  # (rounds used × M) centred θ, bootstrap only
+    cov: np.ndarray | None = None  # covariance of centred θ, sandwich / Laplace only
     rounds: int | None = None
     seed: int | None = None
     cluster: str | None = None
-    refits: int = 0  # bootstrap rounds that needed a full refit (degenerate resample)
+    failed: int = 0  # bootstrap rounds dropped (a model without battles in the resample)
+    penalised: int = 0  # bootstrap rounds refitted with the prior (a model never won or lost)
 
 
 def sandwich_intervals(fit: Fit, level: float = 0.95) -> Intervals:
-    """Wald intervals from the robust covariance of the fit."""
+    """Wald intervals from the covariance of the fit (sandwich, or Laplace for a penalised fit)."""
     if fit.cov is None:
         raise InputError(
             f"the {fit.method!r} fit has no covariance on these comparisons (too few, or degenerate for its "
@@ -56,101 +69,84 @@ def sandwich_intervals(fit: Fit, level: float = 0.95) -> Intervals:
         )
     se = np.sqrt(np.clip(np.diag(fit.cov), 0.0, None))
     z = ndtri(0.5 + level / 2)
-    return Intervals("sandwich", level, se, fit.theta - z * se, fit.theta + z * se)
+    return Intervals("sandwich", level, se, fit.theta - z * se, fit.theta + z * se, cov=fit.cov)
 
 
 def percentile_intervals(fit: Fit, samples: np.ndarray, level: float = 0.95, **meta) -> Intervals:
-    """Percentile bootstrap intervals from centred bootstrap samples."""
-    lo, hi = np.quantile(samples, [0.5 - level / 2, 0.5 + level / 2], axis=0)
-    return Intervals("bootstrap", level, samples.std(axis=0, ddof=1), lo, hi, samples=samples, **meta)
+    """Percentile bootstrap intervals from centred bootstrap samples (NaN rows = failed rounds)."""
+    ok = np.all(np.isfinite(samples), axis=1)
+    used = samples[ok]
+    lo, hi = percentile_interval(used, level)
+    se = used.std(axis=0, ddof=1) if used.shape[0] > 1 else np.full(fit.theta.size, np.nan)
+    meta.setdefault("failed", int((~ok).sum()))
+    return Intervals("bootstrap", level, se, lo, hi, samples=used, **meta)
 
 
-def _chunk_seeds(seed: int, rounds: int, chunk: int) -> list[tuple[int, np.random.SeedSequence]]:
-    """(rounds in chunk, seed) per chunk: independent streams, reproducible in any thread order."""
-    sizes = [min(chunk, rounds - s) for s in range(0, rounds, chunk)]
-    return list(zip(sizes, np.random.SeedSequence(seed).spawn(len(sizes)), strict=True))
+def contrast_intervals(
+    fit: Fit, intervals: Intervals, ref: int | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(se, lower, upper) of θᵢ − θ_ref (``ref`` None: the centred θᵢ − mean θ as stored)."""
+    if ref is None:
+        return intervals.se, intervals.lower, intervals.upper
+    est = fit.theta - fit.theta[ref]
+    if intervals.samples is not None:
+        diff = intervals.samples - intervals.samples[:, [ref]]
+        lo, hi = percentile_interval(diff, intervals.level)
+        se = diff.std(axis=0, ddof=1) if diff.shape[0] > 1 else np.full(est.size, np.nan)
+        lo[ref] = hi[ref] = est[ref]
+        # widen like the centred intervals were (separated data): keep their half-widths as a floor
+        if intervals.method == "bootstrap+laplace" and intervals.cov is not None:
+            lo2, hi2, _ = _wald_contrast(est, intervals.cov, ref, intervals.level)
+            lo, hi = np.minimum(lo, lo2), np.maximum(hi, hi2)
+        return se, lo, hi
+    cov = intervals.cov if intervals.cov is not None else np.diag(intervals.se**2)
+    lo, hi, se = _wald_contrast(est, cov, ref, intervals.level)
+    return se, lo, hi
 
 
-def draw_counts(
-    n: np.ndarray, r: int, ss: np.random.SeedSequence, clusters: csr_matrix | None = None
-) -> np.ndarray:
-    """(r × categories) resampled row counts.
+def _wald_contrast(est: np.ndarray, cov: np.ndarray, ref: int, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    var = np.diag(cov) + cov[ref, ref] - 2.0 * cov[:, ref]
+    se = np.sqrt(np.clip(var, 0.0, None))
+    se[ref] = 0.0
+    z = ndtri(0.5 + level / 2)
+    return est - z * se, est + z * se, se
 
-    Plain: Multinomial(N, n/N) over the categories (exactly the row bootstrap,
-    since merging rows into cells merges multinomial categories).  Clustered:
-    cluster multiplicities ~ Multinomial(C, 1/C), counts = multiplicities @ clusters.
+
+def widen_to_laplace(intervals: Intervals, fit: Fit) -> Intervals:
+    """Bootstrap intervals of a separated fit, widened to at least the Laplace intervals.
+
+    When the full data already separate (a model never won or never lost), every resample
+    separates too and the percentile interval collapses (a 5–0 record gives a zero-width
+    interval); the prior-based Laplace interval is then the honest one, and the union of
+    the two is reported.
     """
-    rng = np.random.default_rng(ss)
-    if clusters is None:
-        total = round(float(n.sum()))
-        return multinomial_rows(rng, total, n / n.sum(), r)
-    c = clusters.shape[0]
-    mult = rng.multinomial(c, np.full(c, 1.0 / c), size=r).astype(float)
-    return np.asarray((clusters.T @ mult.T).T)
+    if fit.cov is None:
+        return intervals
+    wald = sandwich_intervals(fit, intervals.level)
+    intervals.lower = np.minimum(intervals.lower, wald.lower)
+    intervals.upper = np.maximum(intervals.upper, wald.upper)
+    intervals.se = np.maximum(intervals.se, wald.se)
+    intervals.cov = fit.cov
+    intervals.method = "bootstrap+laplace"
+    return intervals
 
 
-def multinomial_rows(rng: np.random.Generator, total: int, p: np.ndarray, r: int) -> np.ndarray:
-    """r exact Multinomial(total, p) draws, fast when there are many categories.
+# ----------------------------------------------------------------------------- bootstrap on cells
+@dataclass
+class Rounds:
+    """Bootstrap output: centred θ per round (NaN rows failed) and what happened."""
 
-    Poissonisation: X_k ~ Poisson(λ p_k) with λ = total − 4√total are independent and,
-    given S = ΣX = s, X ~ Multinomial(s, p); adding an independent Multinomial(total − s, p)
-    (a few thousand categorical draws) gives Multinomial(total, p) exactly for every s ≤ total.
-    Rows with s > total (probability ≈ 3·10⁻⁵) are redrawn.
-    """
-    if total < 10_000:
-        return rng.multinomial(total, p, size=r).astype(float)
-    lam = total - 4.0 * np.sqrt(total)
-    out = rng.poisson(lam * p, size=(r, p.size)).astype(float)
-    for i in np.flatnonzero(out.sum(axis=1) > total):
-        while out[i].sum() > total:
-            out[i] = rng.poisson(lam * p)
-    rest = (total - out.sum(axis=1)).astype(np.int64)
-    cdf = np.cumsum(p)
-    cdf /= cdf[-1]
-    idx = np.minimum(np.searchsorted(cdf, rng.random(int(rest.sum())), side="right"), p.size - 1)
-    row = np.repeat(np.arange(r), rest)
-    out += np.bincount(row * p.size + idx, minlength=r * p.size).reshape(r, p.size)
-    return out
+    samples: np.ndarray
+    failed: int = 0
+    penalised: int = 0
 
 
-Progress = Callable[[int, int], None]
-
-
-def _run_chunks(job: Callable, chunks: list, workers: int, progress: Progress | None = None) -> list:
-    """Run job(*chunk) for every chunk (threads when workers > 1); results in chunk order.
-
-    BLAS runs single-threaded meanwhile: the chunk threads already use the cores, and BLAS
-    threads spinning against them on a busy machine make small products many times slower.
-    """
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _run_chunks_unlimited(job, chunks, workers, progress)
-
-
-def _run_chunks_unlimited(job: Callable, chunks: list, workers: int, progress: Progress | None) -> list:
-    total = sum(c[0] for c in chunks)
-    if workers <= 1 or len(chunks) == 1:
-        out, done = [], 0
-        for c in chunks:
-            out.append(job(*c))
-            done += c[0]
-            if progress:
-                progress(done, total)
-        return out
-    from concurrent.futures import ThreadPoolExecutor, as_completed
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(job, *c): i for i, c in enumerate(chunks)}
-        results: list = [None] * len(chunks)
-        done = 0
-        for fut in as_completed(futures):
-            i = futures[fut]
-            results[i] = fut.result()
-            done += chunks[i][0]
-            if progress:
-                progress(done, total)
-        return results
+def _present(wc: np.ndarray, cells: Cells) -> np.ndarray:
+    """(rounds × M) whether each model has any positive weight in the round."""
+    m = cells.n_models
+    to_a = sparse.csr_matrix((np.ones(cells.a.size), (np.arange(cells.a.size), cells.a)), shape=(cells.a.size, m))
+    to_b = sparse.csr_matrix((np.ones(cells.b.size), (np.arange(cells.b.size), cells.b)), shape=(cells.b.size, m))
+    return np.asarray((to_a.T @ wc.T + to_b.T @ wc.T).T) > 0
 
 
 def bootstrap_bt(
@@ -160,132 +156,213 @@ def bootstrap_bt(
     rounds: int = 1000,
     seed: int = 0,
     ties: str = "half",
-    clusters: csr_matrix | None = None,
     tol: float = 1e-9,
     max_iter: int = 100,
     chunk: int = 50,
     workers: int = 2,
     progress: Progress | None = None,
-) -> tuple[np.ndarray, int]:
+) -> Rounds:
     """Bootstrap samples of centred θ for plain Bradley–Terry (no position term).
 
-    Cells are first merged into categories (unordered pair, target, per-row
-    weight) — the multinomial over categories is the multinomial over rows.  Each
-    chunk of rounds is refitted at once by batched Newton steps (warm-started at
-    the full-data fit) until every round's step is below ``tol``; chunks run on
-    ``workers`` threads with their own seeded streams (no processes are forked).
-    Returns (samples (rounds × M), number of rounds refitted one by one because
-    the resample was degenerate or did not converge).
+    Units (rows or clusters, :meth:`Cells.unit_matrix`) are resampled; each chunk of
+    rounds is refitted at once by batched Newton steps (warm-started at the full-data
+    fit) until every round's step is below ``tol``; chunks run on ``workers`` threads
+    with their own seeded streams (no processes are forked).  Separated rounds are
+    refitted one by one with :data:`WEAK_PRIOR`; rounds leaving a model without battles
+    are NaN.
     """
     m = cells.n_models
+    units, unit_n = cells.unit_matrix()
     t, keep = targets(cells, ties)
     lo, hi = np.minimum(cells.a, cells.b), np.maximum(cells.a, cells.b)
     t_lo = np.where(cells.a == lo, t, 1.0 - t)
-    wpr = np.divide(cells.w, cells.n, out=np.zeros_like(cells.w), where=cells.n > 0) * keep
-    pair_key = lo * m + hi
-    pairs, pair_of_cell = np.unique(pair_key, return_inverse=True)
-    cat_key = np.stack([pair_of_cell, np.round(t_lo * 2).astype(np.int64)], axis=1)
-    _, wpr_code = np.unique(wpr, return_inverse=True)
-    cats, cat_of_cell = np.unique(np.c_[cat_key, wpr_code], axis=0, return_inverse=True)
-    cat_of_cell = cat_of_cell.ravel()
-    n_cat, n_pair = cats.shape[0], pairs.size
-    cat_n = np.bincount(cat_of_cell, cells.n, n_cat)
-    first = np.zeros(n_cat, dtype=np.int64)
-    first[cat_of_cell] = np.arange(cat_of_cell.size)
-    cat_pair, cat_t, cat_w = cats[:, 0], cats[:, 1] / 2.0, wpr[first]
-    to_w = csr_matrix((cat_w, (np.arange(n_cat), cat_pair)), shape=(n_cat, n_pair))
-    to_t = csr_matrix((cat_w * cat_t, (np.arange(n_cat), cat_pair)), shape=(n_cat, n_pair))
+    pairs, pair_of_cell = np.unique(lo * m + hi, return_inverse=True)
+    n_pair, k = pairs.size, cells.a.size
+    to_w = sparse.csr_matrix((keep.astype(float), (np.arange(k), pair_of_cell)), shape=(k, n_pair))
+    to_t = sparse.csr_matrix((keep * t_lo, (np.arange(k), pair_of_cell)), shape=(k, n_pair))
+    a_w = (units @ to_w).tocsr()
+    a_t = (units @ to_t).tocsr()
     pa, pb = pairs // m, pairs % m
-    incid = csr_matrix(
+    incid = sparse.csr_matrix(
         (np.r_[np.ones(n_pair), -np.ones(n_pair)], (np.r_[np.arange(n_pair), np.arange(n_pair)], np.r_[pa, pb])),
         shape=(n_pair, m),
     )
-    if clusters is not None:
-        merge = csr_matrix((np.ones(cat_of_cell.size), (np.arange(cat_of_cell.size), cat_of_cell)),
-                           shape=(cat_of_cell.size, n_cat))
-        clusters = csr_matrix(clusters @ merge)
+    absb = abs(incid)
     prior = fit.extra.get("prior_precision", 0.0)
-    # maps per-pair information v to the flattened M×M Laplacian: H_r = (v_r @ lap).reshape(M, M)
     rows = np.repeat(np.arange(n_pair), 4)
     cols = np.stack([pa * m + pa, pb * m + pb, pa * m + pb, pb * m + pa], axis=1).ravel()
-    vals = np.tile([1.0, 1.0, -1.0, -1.0], n_pair)
-    lap = csr_matrix((vals, (rows, cols)), shape=(n_pair, m * m))
+    lap = sparse.csr_matrix((np.tile([1.0, 1.0, -1.0, -1.0], n_pair), (rows, cols)), shape=(n_pair, m * m))
     fixed = prior * np.eye(m)
 
-    def job(r: int, ss: np.random.SeedSequence) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        counts = draw_counts(cat_n, r, ss, clusters)
-        wr = np.asarray((to_w.T @ counts.T).T)
-        tr = np.asarray((to_t.T @ counts.T).T)
+    def job(r: int, ss: np.random.SeedSequence) -> tuple[np.ndarray, int]:
+        mult = draw_counts(np.random.default_rng(ss), unit_n, r)
+        wr = np.asarray((a_w.T @ mult.T).T)
+        tr = np.asarray((a_t.T @ mult.T).T)
+        present = np.asarray((absb.T @ wr.T).T) > 0
+        missing = ~present.all(axis=1)
+        separated = ~missing & _degenerate(wr, tr, pa, pb, m, prior)
         theta = np.tile(fit.theta, (r, 1))
-        done = np.zeros(r, dtype=bool)
+        done = missing | separated
         for _ in range(max_iter):
-            prob = expit(theta[:, pa] - theta[:, pb])
-            resid = tr - wr * prob
-            grad = np.asarray((incid.T @ resid.T).T) - prior * theta
-            v = wr * prob * (1.0 - prob)
-            hess = np.asarray((lap.T @ v.T).T).reshape(r, m, m) + fixed
-            hess += (np.abs(hess).max(axis=(1, 2), keepdims=True).clip(1.0) / m)
-            step = np.linalg.solve(hess, grad[:, :, None])[:, :, 0]
-            step[done] = 0.0
-            theta = centre(theta + step)
-            # Newton converges quadratically: after a step below √tol the error is O(tol)
-            done |= np.abs(step).max(axis=1) < np.sqrt(tol) * 0.1
             if done.all():
                 break
-        bad = ~done | _degenerate(wr, tr, pa, pb, m, prior)
-        return theta, np.flatnonzero(bad), counts[bad]
+            live = np.flatnonzero(~done)
+            th = theta[live]
+            prob = expit(th[:, pa] - th[:, pb])
+            resid = tr[live] - wr[live] * prob
+            grad = np.asarray((incid.T @ resid.T).T) - prior * th
+            v = wr[live] * prob * (1.0 - prob)
+            hess = np.asarray((lap.T @ v.T).T).reshape(live.size, m, m) + fixed
+            hess += np.abs(hess).max(axis=(1, 2), keepdims=True).clip(1.0) / m
+            step, bad = _solve_each(hess, grad)
+            if bad.any():  # numerically singular despite Ford's condition: refit these with the prior
+                separated[live[bad]] = True
+                done[live[bad]] = True
+            theta[live] = centre(th + step)
+            # Newton converges quadratically: after a step below √tol the error is O(tol)
+            done[live] |= np.abs(step).max(axis=1) < np.sqrt(tol) * 0.1
+        unit_cells = units.T
+        for i in np.flatnonzero(separated):
+            wc = np.asarray(unit_cells @ mult[i]).ravel()
+            theta[i] = fit_bt(cells.with_weights(wc), ties=ties, prior=WEAK_PRIOR, theta0=fit.theta).theta
+        theta[missing] = np.nan
+        return theta, int(separated.sum())
 
-    results = _run_chunks(job, _chunk_seeds(seed, rounds, chunk), workers, progress)
-    out = []
-    refits = 0
-    for theta, bad_rows, bad_counts in results:
-        for i, cat_counts in zip(bad_rows, bad_counts, strict=True):
-            refits += 1
-            cell_counts = cells.n * (cat_counts / np.where(cat_n > 0, cat_n, 1.0))[cat_of_cell]
-            theta[i] = fit_bt(cells.with_counts(cell_counts), ties=ties, theta0=fit.theta).theta
-        out.append(theta)
-    return np.vstack(out), refits
+    results = run_chunks(job, chunk_seeds(seed, rounds, chunk), workers, progress)
+    samples = np.vstack([th for th, _ in results]) if results else np.zeros((0, m))
+    failed = int((~np.all(np.isfinite(samples), axis=1)).sum())
+    return Rounds(samples, failed, sum(n for _, n in results))
+
+
+def _solve_each(hess: np.ndarray, grad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Batched ``H⁻¹ g``; rounds whose system is singular get a zero step and are flagged."""
+    try:
+        return np.linalg.solve(hess, grad[:, :, None])[:, :, 0], np.zeros(hess.shape[0], dtype=bool)
+    except np.linalg.LinAlgError:
+        step = np.zeros_like(grad)
+        bad = np.zeros(hess.shape[0], dtype=bool)
+        for i in range(hess.shape[0]):
+            try:
+                step[i] = np.linalg.solve(hess[i], grad[i])
+            except np.linalg.LinAlgError:
+                bad[i] = True
+        return step, bad
 
 
 def _degenerate(wr: np.ndarray, tr: np.ndarray, a: np.ndarray, b: np.ndarray, m: int, prior: float) -> np.ndarray:
-    """Rounds where some model scored nothing or lost nothing (its MLE is infinite)."""
+    """Rounds whose MLE does not exist: the "has scored against" digraph (an edge for any
+    win or half tie) is not strongly connected (Ford 1957) — a model never won, never lost,
+    or the resample split the models into groups that never met."""
     if prior > 0:
         return np.zeros(wr.shape[0], dtype=bool)
-    p = a.size
-    to_a = csr_matrix((np.ones(p), (np.arange(p), a)), shape=(p, m))
-    to_b = csr_matrix((np.ones(p), (np.arange(p), b)), shape=(p, m))
-    lost = wr - tr
-    scored = np.asarray((to_a.T @ tr.T + to_b.T @ lost.T).T)
-    conceded = np.asarray((to_a.T @ lost.T + to_b.T @ tr.T).T)
-    played = scored + conceded > 0
-    return ((played & ((scored <= 1e-12) | (conceded <= 1e-12))).any(axis=1))
+    from scipy.sparse.csgraph import connected_components
+
+    out = np.zeros(wr.shape[0], dtype=bool)
+    won_a = tr > 1e-12
+    won_b = (wr - tr) > 1e-12
+    for i in range(wr.shape[0]):
+        src = np.concatenate([a[won_a[i]], b[won_b[i]]])
+        dst = np.concatenate([b[won_a[i]], a[won_b[i]]])
+        g = sparse.coo_matrix((np.ones(src.size), (src, dst)), shape=(m, m))
+        out[i] = connected_components(g, directed=True, connection="strong")[0] > 1
+    return out
 
 
 def bootstrap_generic(
     cells: Cells,
-    fitter: Callable[[Cells], Fit],
+    fitter: Callable[[Cells, float], Fit],
     *,
     rounds: int = 1000,
     seed: int = 0,
-    clusters: csr_matrix | None = None,
+    prior: float = 0.0,
+    exists: Callable[[Cells], bool] | None = None,
+    workers: int = 2,
     progress: Progress | None = None,
-) -> np.ndarray:
-    """Bootstrap samples of θ for any cell-based model by refitting each round."""
-    out = []
-    for r, ss in _chunk_seeds(seed, rounds, 50):
-        for row in draw_counts(cells.n, r, ss, clusters):
-            out.append(fitter(cells.with_counts(row)).theta)
-        if progress:
-            progress(len(out), rounds)
-    return np.vstack(out)
+) -> Rounds:
+    """Bootstrap samples of θ for any cell-based model: ``fitter(cells, prior)`` per round.
+
+    A round whose resample has no finite MLE (``exists`` false) is refitted with
+    :data:`WEAK_PRIOR` (counted); one leaving a model without battles, or whose fit
+    fails, is NaN (counted).
+    """
+    units, unit_n = cells.unit_matrix()
+    unit_cells = units.T.tocsr()
+    m = cells.n_models
+
+    def job(r: int, ss: np.random.SeedSequence) -> tuple[np.ndarray, int]:
+        mult = draw_counts(np.random.default_rng(ss), unit_n, r)
+        wc = np.asarray((unit_cells @ mult.T).T)
+        present = _present(wc, cells)
+        out = np.full((r, m), np.nan)
+        pen = 0
+        for i in range(r):
+            if not present[i].all():
+                continue
+            c = cells.with_weights(wc[i])
+            use = prior
+            if not use and exists is not None and not exists(c):
+                use, pen = WEAK_PRIOR, pen + 1
+            try:
+                f = fitter(c, use)
+            except (ArithmeticError, ValueError, np.linalg.LinAlgError):
+                continue
+            if np.all(np.isfinite(f.theta)):
+                out[i] = f.theta
+        return out, pen
+
+    results = run_chunks(job, chunk_seeds(seed, rounds, 25), workers, progress)
+    samples = np.vstack([th for th, _ in results]) if results else np.zeros((0, m))
+    failed = int((~np.all(np.isfinite(samples), axis=1)).sum())
+    return Rounds(samples, failed, sum(n for _, n in results))
+
+
+def bootstrap_rows(
+    fitter: Callable[[np.ndarray, float], Fit],
+    units: np.ndarray,
+    *,
+    n_models: int,
+    rounds: int = 1000,
+    seed: int = 0,
+    prior: float = 0.0,
+    workers: int = 2,
+    progress: Progress | None = None,
+) -> Rounds:
+    """Bootstrap for per-row models (style control): ``units`` gives each row's unit code
+    (its row number, or its cluster); each round refits with unit multiplicities mapped to
+    rows, ``fitter(row_multiplicities, prior)``.  A fit that does not converge (no finite
+    MLE in the resample) is redone with :data:`WEAK_PRIOR` (counted); failures are NaN."""
+    codes = np.asarray(units)
+    n_units = int(codes.max()) + 1 if codes.size else 0
+
+    def job(r: int, ss: np.random.SeedSequence) -> tuple[np.ndarray, int]:
+        mult = draw_counts(np.random.default_rng(ss), np.ones(n_units), r)
+        out = np.full((r, n_models), np.nan)
+        pen = 0
+        for i in range(r):
+            row_mult = mult[i][codes]
+            try:
+                f = fitter(row_mult, prior)
+                if not f.converged and not prior:
+                    f, pen = fitter(row_mult, WEAK_PRIOR), pen + 1
+            except (ArithmeticError, ValueError, np.linalg.LinAlgError):
+                continue
+            if f.theta.size == n_models and np.all(np.isfinite(f.theta)):
+                out[i] = f.theta
+        return out, pen
+
+    results = run_chunks(job, chunk_seeds(seed, rounds, 25), workers, progress)
+    samples = np.vstack([th for th, _ in results]) if results else np.zeros((0, n_models))
+    failed = int((~np.all(np.isfinite(samples), axis=1)).sum())
+    return Rounds(samples, failed, sum(n for _, n in results))
 
 
 def simultaneous_draws(fit: Fit, intervals: Intervals, draws: int = 4000, seed: int = 0) -> np.ndarray:
-    """Joint draws of θ: the bootstrap samples, else Gaussian draws from the sandwich covariance."""
-    if intervals.samples is not None:
+    """Joint draws of θ: the bootstrap samples, else Gaussian draws from the covariance (also
+    for bootstrap intervals widened to the Laplace ones, whose samples collapsed)."""
+    if intervals.samples is not None and intervals.method == "bootstrap":
         return intervals.samples
     rng = np.random.default_rng(seed)
-    cov = fit.cov if fit.cov is not None else np.diag(intervals.se**2)
+    cov = intervals.cov if intervals.cov is not None else np.diag(intervals.se**2)
     vals, vecs = np.linalg.eigh(cov)
     root = vecs * np.sqrt(np.clip(vals, 0.0, None))
     return fit.theta + rng.standard_normal((draws, fit.theta.size)) @ root.T
@@ -316,12 +393,12 @@ def win_matrix(
     """P(row beats column) = σ(θ_i − θ_j) with intervals (delta method or bootstrap)."""
     diff = fit.theta[:, None] - fit.theta[None, :]
     prob = expit(diff)
-    if intervals.samples is not None:
+    if intervals.samples is not None and intervals.method == "bootstrap":
         s = intervals.samples
         sd = s[:, :, None] - s[:, None, :]
         lo, hi = np.quantile(expit(sd), [0.5 - level / 2, 0.5 + level / 2], axis=0)
         return prob, lo, hi
-    cov = fit.cov if fit.cov is not None else np.diag(intervals.se**2)
+    cov = intervals.cov if intervals.cov is not None else np.diag(intervals.se**2)
     var = np.diag(cov)[:, None] + np.diag(cov)[None, :] - 2 * cov
     z = ndtri(0.5 + level / 2)
     half = z * np.sqrt(np.clip(var, 0.0, None))
@@ -331,38 +408,15 @@ def win_matrix(
 __all__ = [
     "WEAK_PRIOR",
     "Intervals",
+    "Rounds",
     "bootstrap_bt",
     "bootstrap_generic",
-    "draw_counts",
+    "bootstrap_rows",
+    "contrast_intervals",
     "percentile_intervals",
     "rank_intervals",
     "sandwich_intervals",
     "simultaneous_draws",
+    "widen_to_laplace",
     "win_matrix",
 ]
-
-
-def bootstrap_rows(
-    fitter: Callable[[np.ndarray], Fit],
-    n_rows: int,
-    *,
-    rounds: int = 1000,
-    seed: int = 0,
-    cluster_codes: np.ndarray | None = None,
-    progress: Progress | None = None,
-) -> np.ndarray:
-    """Bootstrap for per-row models (style control): each round refits with row
-    multiplicities ~ Multinomial(N, 1/N), or cluster multiplicities mapped to rows."""
-    out = []
-    for r, ss in _chunk_seeds(seed, rounds, 50):
-        rng = np.random.default_rng(ss)
-        for _ in range(r):
-            if cluster_codes is None:
-                mult = rng.multinomial(n_rows, np.full(n_rows, 1.0 / n_rows)).astype(float)
-            else:
-                c = int(cluster_codes.max()) + 1
-                mult = rng.multinomial(c, np.full(c, 1.0 / c)).astype(float)[cluster_codes]
-            out.append(fitter(mult).theta)
-        if progress:
-            progress(len(out), rounds)
-    return np.vstack(out)
