@@ -40,3 +40,15 @@ class InputError(ValueError):
             line=self.line if self.line is not None else line,
             field=self.field,
         )
+
+
+class RefereeWarning(UserWarning):
+    """Something in the input that referee accepted but the user should know about.
+
+    The CLI prints these as one line ``referee: warning: …`` on stderr; library callers
+    can filter them with :mod:`warnings` like any other warning.
+    """
+
+
+class NameWarning(RefereeWarning):
+    """Model names that differ only by letter case or surrounding whitespace (``gpt-4`` / ``GPT-4 ``)."""

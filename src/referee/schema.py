@@ -23,12 +23,16 @@ Style-control features may be supplied as extra numeric columns (see
 
 from __future__ import annotations
 
+import unicodedata
+import warnings
+from collections import Counter
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from referee.errors import InputError
+from referee.errors import InputError, NameWarning
 
 MODEL_A, MODEL_B, TIE, TIE_BOTHBAD = "model_a", "model_b", "tie", "tie (bothbad)"
 WINNERS: tuple[str, ...] = (MODEL_A, MODEL_B, TIE, TIE_BOTHBAD)
@@ -70,13 +74,25 @@ def _first_bad(mask: np.ndarray, df: pd.DataFrame) -> int | None:
     return int(idx[0]) + 1
 
 
-def validate(df: pd.DataFrame, source: str | None = None) -> pd.DataFrame:
-    """Check a comparisons table and return it with canonical dtypes.
+def validate(
+    df: pd.DataFrame, source: str | None = None, *, merge_case: bool = False, check_names: bool = True
+) -> pd.DataFrame:
+    """Check a comparisons table and return it with canonical dtypes and model names.
 
     Raises :class:`InputError` naming the file, line and field of the first problem:
     a missing required column, an empty table, a missing model name, an unknown
     winner label (never silently a tie), a ``prob_a`` outside [0, 1], a negative
     weight, a ``strength`` that is not 0/1/2.  Rows are never dropped here.
+
+    Model names (``model_a``, ``model_b``) are normalised by :func:`normalise_names`:
+    Unicode NFC (so a composed and a decomposed "é" are one model) with surrounding
+    whitespace stripped.  With ``check_names`` (the default), names that still differ only
+    by letter case, or that differed only by surrounding whitespace, are reported once:
+    a :class:`~referee.errors.NameWarning` listing each group of spellings, and
+    ``attrs["name_variants"]`` (see :func:`case_variants`); ``merge_case=True`` merges each
+    group into one canonical spelling.  Everything works on the distinct names
+    (``pd.factorize``), so the cost does not grow with the number of rows beyond one
+    pass of factorisation.
     """
     if len(df) == 0:
         raise InputError("no comparisons found (empty input)", path=source)
@@ -90,6 +106,7 @@ def validate(df: pd.DataFrame, source: str | None = None) -> pd.DataFrame:
                 field=col,
             )
     out = df.copy()
+    factorised: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for col in ("model_a", "model_b"):
         # factorise once: checks and conversions then touch the few distinct values only
         codes, uniques = pd.factorize(out[col], use_na_sentinel=True)
@@ -98,6 +115,7 @@ def validate(df: pd.DataFrame, source: str | None = None) -> pd.DataFrame:
         bad = (codes < 0) | (blank[codes] if names.size else False)
         if bad.any():
             raise InputError("missing model name", path=source, line=_first_bad(bad, out), field=col)
+        factorised[col] = (codes, names)
         if not all(isinstance(u, str) for u in uniques):
             out[col] = names[codes]
     if "winner" not in out.columns:
@@ -142,7 +160,105 @@ def validate(df: pd.DataFrame, source: str | None = None) -> pd.DataFrame:
         bad = ~np.isnan(st) & ~np.isin(st, (0.0, 1.0, 2.0))
         if bad.any():
             raise InputError("strength must be 0, 1 or 2", path=source, line=_first_bad(bad, out), field="strength")
-    return out
+    return normalise_names(out, factorised, merge_case=merge_case, check_names=check_names, source=source)
+
+
+def case_variants(counts: Counter[str]) -> list[dict[str, Any]]:
+    """Groups of spellings that differ only by case or surrounding whitespace, with their canonical spelling.
+
+    ``counts`` maps each NFC-normalised spelling (whitespace *not* yet stripped) to the
+    number of times it occurs as ``model_a`` or ``model_b``.  Spellings are grouped by the
+    key ``casefold(strip(s))`` (Unicode default case folding, so "STRASSE" and "straße"
+    are one group); a group is reported when it holds more than one spelling.  Its
+    canonical spelling is the stripped spelling with the most occurrences (the counts of
+    spellings that differ only by whitespace are added), ties broken by the smallest in
+    code-point order — deterministic and independent of row order.  Each group is
+    ``{"spellings": [...], "canonical": str}``, spellings sorted; groups sorted by canonical.
+    """
+    groups: dict[str, list[str]] = {}
+    for spelling in counts:
+        groups.setdefault(spelling.strip().casefold(), []).append(spelling)
+    out = []
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        stripped: Counter[str] = Counter()
+        for m in members:
+            stripped[m.strip()] += counts[m]
+        canonical = min(stripped, key=lambda s: (-stripped[s], s))
+        out.append({"spellings": sorted(members), "canonical": canonical})
+    return sorted(out, key=lambda g: g["canonical"])
+
+
+def normalise_names(
+    df: pd.DataFrame,
+    factorised: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    *,
+    merge_case: bool = False,
+    check_names: bool = True,
+    source: str | None = None,
+) -> pd.DataFrame:
+    """NFC-normalise and strip the model names; report (or, with ``merge_case``, merge) case variants.
+
+    Names are compared after Unicode normalisation form C (canonical equivalence, UAX #15):
+    canonically equivalent strings are the same name by the Unicode standard, so they are
+    merged silently.  Surrounding whitespace is always stripped ("gpt-4 " is "gpt-4"): it is
+    never meaningful in a model name and usually a formatting slip.  Names that differ only
+    by letter case ("gpt-4" / "GPT-4") may be distinct models, so they are kept apart unless
+    ``merge_case`` is set, in which case every spelling of a group becomes its canonical
+    spelling (:func:`case_variants`).  With ``check_names``, each group that had more than one
+    spelling in the input is listed in a :class:`~referee.errors.NameWarning` and in
+    ``df.attrs["name_variants"]`` (``{"spellings", "canonical", "names"}``: ``names`` are the
+    model names the group became, one when merged).  ``factorised`` (column ->
+    (codes, distinct names)) avoids factorising the columns again.  Modifies ``df`` in place
+    and returns it.
+    """
+    counts: Counter[str] = Counter()
+    mapped: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    for col in ("model_a", "model_b"):
+        if factorised is not None and col in factorised:
+            codes, names = factorised[col]
+        else:
+            codes, uniques = pd.factorize(df[col], use_na_sentinel=True)
+            names = np.array([str(u) for u in uniques], dtype=object)
+        nfc = np.array([unicodedata.normalize("NFC", n) for n in names], dtype=object)
+        if check_names and names.size:
+            freq = np.bincount(codes[codes >= 0], minlength=names.size)
+            for n, c in zip(nfc, freq, strict=True):
+                counts[n] += int(c)
+        mapped[col] = (codes, names, nfc)
+    groups = case_variants(counts) if check_names else []
+    merge = {s: g["canonical"] for g in groups for s in g["spellings"]} if merge_case else {}
+    for col, (codes, names, nfc) in mapped.items():
+        final = np.array([merge.get(n, n.strip()) for n in nfc], dtype=object)
+        if final.size and not np.array_equal(final, names):
+            if isinstance(df[col].dtype, pd.CategoricalDtype):  # stays categorical, categories deduplicated
+                cats, inverse = np.unique(final.astype(str), return_inverse=True)
+                new = np.where(codes >= 0, inverse[codes], -1)
+                df[col] = pd.Categorical.from_codes(new, categories=pd.Index(cats, dtype=object))
+            else:
+                df[col] = final[codes]
+    if groups:
+        for g in groups:
+            g["names"] = [g["canonical"]] if merge_case else sorted({s.strip() for s in g["spellings"]})
+        df.attrs["name_variants"] = groups
+        warnings.warn(name_warning(groups, merge_case, source), NameWarning, stacklevel=3)
+    return df
+
+
+def name_warning(groups: list[dict[str, Any]], merge_case: bool, source: str | None = None) -> str:
+    """One line naming each group of spellings and the model name(s) it became."""
+
+    def one(g: dict[str, Any]) -> str:
+        spellings = ", ".join(repr(s) for s in g["spellings"])
+        kept = ", ".join(repr(n) for n in g["names"])
+        return f"{spellings} ({'merged into' if len(g['names']) == 1 else 'kept as'} {kept})"
+
+    shown = "; ".join(one(g) for g in groups[:5]) + (f"; and {len(groups) - 5} more" if len(groups) > 5 else "")
+    split = any(len(g["names"]) > 1 for g in groups)
+    hint = "" if not split else "; `referee rank --merge-case` (merge_case=True) merges names that differ only by case"
+    where = f"{source}: " if source else ""
+    return f"{where}model names that differ only by case or surrounding whitespace: {shown}{hint}"
 
 
 def winner_from_prob(prob_a: np.ndarray, eps: float = 1e-12) -> np.ndarray:

@@ -33,7 +33,8 @@ judges' verdicts, so ``referee audit <benchmark folder>`` works with no ``--gold
   benchmark's original order, 2 = swapped).  Without ``order`` the order is inferred: a row
   shown in the gold's orientation is order 1.
 * ``category`` (e.g. Auto-J's scenario group) gives per-category accuracy; ``prob_a`` gives
-  calibration.
+  calibration against the gold labels (ECE, Brier; not reported without gold) and, for pairs
+  judged in both orders, ``prob_order_inconsistency`` (see :mod:`referee.audit.calibration`).
 
 Metric definitions that reproduce published numbers: ``accuracy_order1`` / ``accuracy_order2``
 = LLMBar ``correct_False`` / ``correct_True``; ``position_consistency`` = LLMBar ``equal`` and

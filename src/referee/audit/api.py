@@ -110,12 +110,17 @@ def audit(
         if kind == "judge":
             d["score_comparison"] = consistency.add_score_comparison(reg, r)
         d["calibration"] = calibration.add(reg, r, al.votes, tie_policy, bins)
+        if kind == "judge":
+            d["order_consistency"] = calibration.add_order_consistency(reg, r)
         if kind == "reward-model":
             d["scores"] = inp.rm_info["per_scorer"].get(j, {})
         details[j] = d
     if inp.scores is not None and score_clusters is not None:
         _central(reg, inp.scores, score_clusters, judges, details, gold_judges, scale)
 
+    no_gold = [j for j in judges if details[j]["calibration"].get("note") == calibration.NO_GOLD]
+    if no_gold:
+        notes.append(f"{', '.join(map(str, no_gold[:5]))}: {calibration.NO_GOLD}")
     metrics = reg.run(rounds, seed, level, workers=workers, progress=progress)
     out = {j: _assemble(j, rows_of[j], details[j], metrics, bands, level, kind) for j in judges}
     if rounds == 0:

@@ -1,8 +1,21 @@
-"""Calibration of soft verdicts ``prob_a`` = P(first shown wins).
+"""Calibration of soft verdicts ``prob_a`` = P(first shown wins), and their order consistency.
 
-Target o ∈ {0, ½, 1}: the gold votes on the item (a gold tie is ½ under the ``half`` tie
-policy, else left out); without gold, the judge's own verdict in the swapped presentation
-order ("calibrated against itself").
+Calibration needs a reference: the target o ∈ {0, ½, 1} is the gold votes on the item (a gold
+tie is ½ under the ``half`` tie policy, else left out).  Without gold labels ECE and Brier are
+*not* reported: measured against the judge's own verdict in the swapped order they would score
+self-agreement, not truth, and would call a reward model whose probabilities stay near ½ (but
+are perfectly order-consistent) the worst calibrated.  What can be measured without gold is
+reported under its own name:
+
+* ``prob_order_inconsistency`` = Σ_pairs |p₁ − (1 − p₂)| / #pairs over the pairs whose two
+  presentation orders both carry a ``prob_a``: p₁ = P(A wins | A shown first), p₂ =
+  P(B wins | B shown first).  An order-consistent judge has p₁ = 1 − p₂ (0); a judge that
+  always says "first shown wins with probability q" scores |2q − 1|.  It is the soft
+  analogue of ``position_consistency`` (the "position consistency" of Wang et al. 2023,
+  "Large Language Models are not Fair Evaluators"; Zheng et al. 2023) and is computed with or
+  without gold.
+
+Against gold (the only reference these are reported for):
 
 * ECE with B equal-mass bins (Naeini et al. 2015; Nixon et al. 2019 adaptive binning):
   ECE = Σ_b (n_b/N)·|ō_b − p̄_b|.  When p takes at most B distinct values each value is a bin.
@@ -32,21 +45,6 @@ def gold_targets(rows: Rows, votes: np.ndarray, tie_policy: str) -> tuple[np.nda
     gt = g[:, 2] if tie_policy == "half" else np.zeros(rows.size)
     w = rows.w
     return w * (ga + gb + gt), w * (ga + 0.5 * gt), w * (ga + 0.25 * gt)
-
-
-def swapped_targets(rows: Rows, tie_policy: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per row (n, Σo, Σo²) from the judge's verdict in the other presentation order."""
-    n, s1, s2 = np.zeros(rows.size), np.zeros(rows.size), np.zeros(rows.size)
-    p = both_orders(rows)
-    for this, other in ((p.first, p.second), (p.second, p.first)):
-        yo = rows.y[other]  # the other order shows this row's first response second
-        o = np.where(yo == 1, 1.0, np.where(yo == 0, 0.0, 0.5))
-        keep = (yo < 2) | (tie_policy == "half")
-        w = rows.w[this] * keep
-        n[this] = w
-        s1[this] = w * o
-        s2[this] = w * o * o
-    return n, s1, s2
 
 
 def bin_index(p: np.ndarray, n_bins: int = N_BINS) -> tuple[np.ndarray, int]:
@@ -90,20 +88,37 @@ def decompose(n: np.ndarray, npb: np.ndarray, sy: np.ndarray, sy2: float, bs_sum
             "within_bin": bs - (rel - res + unc)}
 
 
+NO_GOLD = ("no gold labels: calibration (ECE, Brier) needs a reference and is not reported; "
+           "prob_order_inconsistency measures how far the judge's probabilities move when the order is swapped")
+
+
+def add_order_consistency(reg: Registry, rows: Rows) -> dict[str, Any]:
+    """Register ``prob_order_inconsistency`` (see the module docstring); {} when no pair has both probabilities."""
+    if not np.isfinite(rows.prob_a).any():
+        return {}
+    pairs = both_orders(rows)
+    p1, p2 = rows.prob_a[pairs.first], rows.prob_a[pairs.second]
+    ok = np.isfinite(p1) & np.isfinite(p2)
+    if not ok.any():
+        return {}
+    gap = np.abs(p1[ok] + p2[ok] - 1.0)
+    reg.add_rows((rows.name, "prob_order_inconsistency"), rows.cl[pairs.first][ok], np.c_[gap, np.ones(gap.size)])
+    return {"pairs": int(ok.sum()), "max": float(gap.max())}
+
+
 def add(reg: Registry, rows: Rows, votes: np.ndarray | None, tie_policy: str, n_bins: int = N_BINS) -> dict[str, Any]:
+    """Register ``ece`` and ``brier`` against the gold labels; without gold, nothing (see the module docstring)."""
     j = rows.name
     has_p = np.isfinite(rows.prob_a)
     if not has_p.any():
         return {}
-    if votes is not None and (votes[rows.item].sum(axis=1) > 0).any():
-        n, s1, s2 = gold_targets(rows, votes, tie_policy)
-        basis = "gold labels"
-    else:
-        n, s1, s2 = swapped_targets(rows, tie_policy)
-        basis = "the judge's verdict in the swapped order"
+    if votes is None or not (votes[rows.item].sum(axis=1) > 0).any():
+        return {"basis": None, "note": NO_GOLD}
+    n, s1, s2 = gold_targets(rows, votes, tie_policy)
+    basis = "gold labels"
     m = has_p & (n > 0)
     if not m.any():
-        return {"basis": None}
+        return {"basis": None, "note": "no row with a prob_a has a gold label"}
     p, n, s1, s2, cl = rows.prob_a[m], n[m], s1[m], s2[m], rows.cl[m]
     b, nb = bin_index(p, n_bins)
     stats = np.zeros((p.size, 3 * nb + 1))

@@ -6,12 +6,16 @@ The JSON form is a stable contract::
                        "accuracy_both_orders", "position_consistency", "first_position_rate",
                        "prefer_longer_rate", "length_slope", "kappa", "alpha",
                        "transitivity_violation_rate", "score_comparison_inconsistency",
-                       "ece", "brier", "self_preference", "flags": [...], "details": {...}}},
+                       "prob_order_inconsistency", "ece", "brier", "self_preference",
+                       "flags": [...], "details": {...}}},
      "meta": {"kind", "seed", "rounds", "level", "tie_policy", "bands", "inputs", "alignment",
               "referee_version", ...},
      "agreement_matrix": {"labels", "values", "n"}}
 
-Every metric is ``{"value", "ci_low", "ci_high", "n"}`` or ``null`` when it does not apply.
+Every metric is ``{"value", "ci_low", "ci_high", "n"}`` or ``null`` when it does not apply:
+``ece`` and ``brier`` are calibration against gold labels and are ``null`` without them;
+``prob_order_inconsistency`` (soft verdicts in both orders, no gold needed) is the mean
+|P(A wins | A first) − P(A wins | A second)| (see :mod:`referee.audit.calibration`).
 ``details`` (per judge) and ``agreement_matrix`` are additions beyond the contract's keys:
 agreement with/without ties, judge vs majority, human baseline, flip rate, per-category
 accuracy, calibration bins and Brier decomposition, length curve, transitivity counts,
@@ -41,6 +45,7 @@ CONTRACT: tuple[str, ...] = (
     "alpha",
     "transitivity_violation_rate",
     "score_comparison_inconsistency",
+    "prob_order_inconsistency",
     "ece",
     "brier",
     "self_preference",
@@ -56,7 +61,8 @@ SUMMARY: tuple[tuple[str, str], ...] = (
     ("prefer_longer_rate", "prefers longer"),
     ("self_preference", "self-pref."),
     ("transitivity_violation_rate", "intransitive"),
-    ("ece", "ECE"),
+    ("prob_order_inconsistency", "P order-incons."),
+    ("ece", "ECE (gold)"),
 )
 
 

@@ -27,8 +27,9 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("self_preference", "self-preference"),
     ("transitivity_violation_rate", "intransitive triads"),
     ("score_comparison_inconsistency", "score–comparison"),
-    ("ece", "ECE"),
-    ("brier", "Brier"),
+    ("prob_order_inconsistency", "P order-inconsistency"),
+    ("ece", "ECE vs gold"),
+    ("brier", "Brier vs gold"),
 )
 MAX_LINES = 10
 
@@ -87,6 +88,8 @@ def _charts(report: AuditReport) -> list[dict[str, str]]:
                   bands.get("first_position_rate"), ref=0.5),
         _interval(report, "position_consistency", f"Position consistency (both orders agree), {level}% CI",
                   bands.get("position_consistency")),
+        _interval(report, "prob_order_inconsistency",
+                  f"Order-inconsistency of prob_a: mean |P(A wins | A first) − P(A wins | A second)|, {level}% CI"),
         note="Shaded: the no-defect band. A flag needs the whole interval outside it.",
     )
     curves = {j: [(p["length_diff"], p["p_first_wins"], p["n"]) for p in
@@ -108,7 +111,9 @@ def _charts(report: AuditReport) -> list[dict[str, str]]:
         "Calibration",
         svg.line_chart(rel, title="Reliability diagram (equal-mass bins)", xlabel="mean predicted P(first shown wins)",
                        ylabel="observed frequency", xdom=(0.0, 1.0), diagonal=True) if rel else "",
-        _interval(report, "ece", f"Expected calibration error, {level}% CI", bands.get("ece")),
+        _interval(report, "ece", f"Expected calibration error against gold labels, {level}% CI", bands.get("ece")),
+        note="Calibration is measured against gold labels only; judges without gold get no ECE or Brier "
+             "(their order-inconsistency of prob_a is under Position bias).",
     )
     cats = []
     for j in judges[:MAX_LINES]:
