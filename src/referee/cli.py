@@ -5,8 +5,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -84,6 +85,9 @@ def rank(
     output: Annotated[list[Path] | None, typer.Option("--output", "-o", help="Write .json/.csv/.md/.html (repeatable).")] = None,
     top: Annotated[int, typer.Option(help="Show at most this many rows in the terminal (0 = all).")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No terminal table.")] = False,
+    merge_case: Annotated[bool, typer.Option("--merge-case", help="Merge model names that differ only by case.")] = False,
+    by: Annotated[str | None, typer.Option("--by", help="Also one leaderboard per value of this column (category, language, turn, judge, voter…), a models × segments table and a test of whether strengths differ.")] = None,
+    where: Annotated[list[str] | None, typer.Option("--where", help="Keep only rows with COLUMN=VALUE (repeatable; all must hold).")] = None,
 ) -> None:
     """Rank models from pairwise comparisons: Bradley–Terry ratings with CIs and rank intervals."""
     from referee.rank.api import rank as rank_fn
@@ -91,9 +95,18 @@ def rank(
     if baseline is None and lc:
         _fail(InputError("--lc needs --baseline MODEL", field="lc"))
     try:
+        data: object = [str(f) for f in files]
+        rank_call: Callable[..., Any] = rank_fn
+        if by is not None or where:
+            from referee.rank.segments import rank_segments, select_rows
+
+            if by is None:
+                data = select_rows(data, where, format=format)  # --where alone: rank the selected rows
+            else:
+                rank_call = partial(rank_segments, by=by, where=where)
         with _progress(quiet or ci != "bootstrap", "bootstrap rounds") as progress:
-            board = rank_fn(
-                [str(f) for f in files],
+            board = rank_call(
+                data,
                 format=format,
                 model=model,
                 ties=ties,
@@ -114,12 +127,15 @@ def rank(
                 elo_k=elo_k,
                 elo_shuffles=elo_shuffles,
                 progress=progress,
+                merge_case=merge_case,
             )
         for out in output or []:
             board.save(out)
     except InputError as err:
         _fail(err)
-    if not quiet:
+    if not quiet and by is not None:
+        board.print(top=top or None)
+    elif not quiet:
         from referee.report.terminal import print_leaderboard
 
         print_leaderboard(board, top=top or None)
@@ -546,7 +562,26 @@ def arena_export(
     typer.echo(f"wrote {len(frame)} votes to {output}", err=True)
 
 
+def _one_line_warnings() -> None:
+    """Print referee's own warnings (:class:`~referee.errors.RefereeWarning`) as one line on stderr."""
+    import warnings
+
+    from referee.errors import RefereeWarning
+
+    python_show = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: object = None, line: str | None = None) -> None:
+        if issubclass(category, RefereeWarning):
+            print(f"referee: warning: {message}", file=sys.stderr)
+        else:
+            python_show(message, category, filename, lineno, file, line)  # type: ignore[arg-type]
+
+    warnings.showwarning = show
+
+
 def main() -> None:
+    _one_line_warnings()
     try:
         app()
     except KeyboardInterrupt:
