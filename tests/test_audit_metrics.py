@@ -10,7 +10,7 @@ import referee
 from referee.audit.agreement import cohen_kappa, krippendorff_alpha
 from referee.audit.bootstrap import Registry, ratio
 from referee.audit.rewardbench import best_of_n_credit, v1_overall, v2_overall
-from referee.rank.uncertainty import _chunk_seeds
+from referee.resample import chunk_seeds
 
 A, B, T = "model_a", "model_b", "tie"
 
@@ -149,7 +149,7 @@ def test_bootstrap_matches_a_plain_loop_over_rounds():
     rounds, seed = 120, 7
     fast = reg.run(rounds, seed, 0.9, workers=2, chunk=50)["acc"]
     vals = []
-    for r, ss in _chunk_seeds(seed, rounds, 50):
+    for r, ss in chunk_seeds(seed, rounds, 50):
         g = np.random.default_rng(ss)
         draws = g.integers(0, n_clusters, size=(r, n_clusters))
         for k in range(r):

@@ -6,15 +6,16 @@ the cluster × statistic matrix ``S``).  One bootstrap round draws cluster multi
 so the resampled sums are ``m @ S`` and the metric is ``f(m @ S)``.  Rounds come in
 chunks: one ``(r × C) @ (C × K)`` matrix product gives the sums of every metric of every
 judge for ``r`` rounds; no Python loop touches rounds × rows.  Chunks get independent
-seeded streams (:func:`referee.rank.uncertainty._chunk_seeds`) and run on threads, so the
-result does not depend on the thread schedule.  Intervals are percentile intervals; the
+seeded streams and run on threads (:func:`referee.resample.chunk_seeds`,
+:func:`referee.resample.run_chunks`), so the result does not depend on the thread schedule.
+Intervals are percentile intervals (:func:`referee.resample.percentile_interval`); the
 point value is ``f`` of the full-data sums (every multiplicity 1).
 
 A Multinomial(C; 1/C) vector is drawn as the counts of C uniform draws of a cluster
-(``integers`` + ``bincount``): the same distribution, an O(C) draw per round.
+(:func:`referee.resample.multiplicities`: ``integers`` + ``bincount``), an O(C) draw per round.
 
-BLAS runs on a single thread while the chunks run (see ``_run_chunks``): the chunks already
-use the cores.
+BLAS runs on a single thread while the chunks run (see :func:`referee.resample.run_chunks`):
+the chunks already use the cores.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import sparse
 
-from referee.rank.uncertainty import _chunk_seeds, _run_chunks
+from referee.resample import chunk_seeds, multiplicities, percentile_interval, run_chunks
 
 Fn = Callable[[np.ndarray], np.ndarray]
 Progress = Callable[[int, int], None]
@@ -134,12 +135,7 @@ class Registry:
         lo = np.full(point.shape, np.nan)
         hi = np.full(point.shape, np.nan)
         if rounds > 0 and self.metrics and self.n_clusters > 0:
-            samples = self._samples(S, rounds, seed, workers, chunk, progress)
-            ok = np.isfinite(samples)
-            any_ok = ok.any(axis=0)
-            if any_ok.any():
-                q = np.nanquantile(samples[:, any_ok], [0.5 - level / 2, 0.5 + level / 2], axis=0)
-                lo[any_ok], hi[any_ok] = q[0], q[1]
+            lo, hi = percentile_interval(self._samples(S, rounds, seed, workers, chunk, progress), level)
         out: dict[object, Metric] = {}
         for i, (key, sl, _, n) in enumerate(self.metrics):
             if not math.isfinite(point[i]):
@@ -158,10 +154,7 @@ class Registry:
         metrics = self.metrics
 
         def draw(r: int, ss: np.random.SeedSequence) -> np.ndarray:
-            rng = np.random.default_rng(ss)
-            draws = rng.integers(0, c, size=(r, c))
-            draws += (np.arange(r) * c)[:, None]
-            mult = np.bincount(draws.ravel(), minlength=r * c).reshape(r, c).astype(float)
+            mult = multiplicities(np.random.default_rng(ss), c, r)
             t = mult @ S if isinstance(S, np.ndarray) else np.asarray((S.T @ mult.T).T)
             vals = np.empty((r, len(metrics)))
             with np.errstate(all="ignore"):
@@ -169,8 +162,7 @@ class Registry:
                     vals[:, j] = fn(t[:, sl])
             return vals
 
-        chunks = _chunk_seeds(seed, rounds, chunk)
-        return np.vstack(_run_chunks(draw, chunks, workers, progress))
+        return np.vstack(run_chunks(draw, chunk_seeds(seed, rounds, chunk), workers, progress))
 
 
 def _support(S: np.ndarray | sparse.csr_matrix, cols: slice) -> int:

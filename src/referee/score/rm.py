@@ -10,9 +10,14 @@ fitted on the rest) or ``folds`` (k-fold cross-validation over prompts, out-of-f
 the saved model is refitted on everything).  Splits are by ``prompt_id`` so pairs that share a
 prompt never straddle train and test.  Inside every fit, 10 % of the training prompts are a
 validation split for early stopping.  Accuracy counts a pair right when the chosen response
-gets the higher reward (a tie in reward is wrong, as in RewardBench); its CI is a percentile
-bootstrap over evaluated pairs.  The report also gives the ``length`` baselines
-(prefer-longer / prefer-shorter, characters) on the same pairs.
+gets the higher reward (a tie in reward is wrong, as in RewardBench).  Its CI
+(:func:`bootstrap_ci`) resamples whole prompts by default — the pairs of one prompt (RM-Bench's
+3 × 3 style variants, say) are not independent — through :mod:`referee.resample`: the
+accuracy is the ratio ``Σ_c m_c k_c / Σ_c m_c n_c`` of correct and evaluated pairs over
+prompt clusters with multiplicities ``m ~ Multinomial(C; 1/C)`` (Field & Welsh 2007), and
+the interval is BCa (Efron 1987; acceleration from the leave-one-prompt-out jackknife) or
+percentile.  The report also gives the ``length`` baselines (prefer-longer /
+prefer-shorter, characters) on the same pairs.
 
 Saved directory: ``weights.npz`` (head parameters), ``config.json`` (``"kind": "referee-rm"``,
 encoder, head, dims, referee version) and ``report.json``.  ``load_rm(DIR)`` /
@@ -32,17 +37,23 @@ import numpy as np
 import pandas as pd
 
 from referee.errors import InputError
+from referee.resample import bca_interval, bootstrap, percentile_interval
 from referee.score.encoder import Encoder, join
 from referee.score.heads import HEADS, Head, accuracy, fit
 
 KIND = "referee-rm"
+INTERVALS = ("bca", "percentile")
 TIES = frozenset({"tie", "tie (bothbad)"})
 VAL_SHARE = 0.1
 
 
 @dataclass
 class TrainReport:
-    """What ``train_rm`` measured.  ``accuracy``: held-out (or out-of-fold) accuracy with its CI."""
+    """What ``train_rm`` measured.  ``accuracy``: held-out (or out-of-fold) accuracy with its CI.
+
+    ``interval``: ``"bca"`` or ``"percentile"``; ``clusters``: the number of prompts the CI
+    resampled (``None``: it resampled pairs).
+    """
 
     n_pairs: int
     n_eval: int
@@ -54,6 +65,8 @@ class TrainReport:
     encoder: str = "minilm"
     head: str = "linear"
     seed: int = 0
+    interval: str = "bca"
+    clusters: int | None = None
     ties: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
     truncated: int = 0
@@ -73,8 +86,10 @@ class TrainReport:
         return d
 
     def summary(self) -> str:
+        units = f"{self.clusters} prompts" if self.clusters is not None else "pairs"
         lines = [f"{self.method}: accuracy {self.accuracy:.1%} [{self.ci[0]:.1%}, {self.ci[1]:.1%}] "
-                 f"on {self.n_eval} pairs ({self.n_pairs} pairs in all; {self.encoder} + {self.head} head)"]
+                 f"on {self.n_eval} pairs ({self.n_pairs} pairs in all; {self.encoder} + {self.head} head; "
+                 f"95% {'BCa' if self.interval == 'bca' else 'percentile'} bootstrap over {units})"]
         if self.baselines:
             lines.append("length baselines: " + ", ".join(f"{k} {v:.1%}" for k, v in self.baselines.items()))
         lines.extend(self.notes)
@@ -127,22 +142,54 @@ def embed_pairs(df: pd.DataFrame, encoder: Encoder, progress: Callable[[int, int
     return emb[:n], emb[n:]
 
 
-def bootstrap_ci(correct: np.ndarray, *, rounds: int = 2000, seed: int = 0, level: float = 0.95
-                 ) -> tuple[float, float]:
+def bootstrap_ci(
+    correct: np.ndarray,
+    cluster: np.ndarray | None = None,
+    *,
+    rounds: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+    interval: str = "bca",
+    workers: int = 2,
+) -> tuple[float, float]:
+    """Bootstrap CI of the accuracy ``mean(correct)``, resampling pairs or whole clusters.
+
+    With ``k_c`` correct of ``n_c`` pairs in cluster ``c`` (every pair its own cluster when
+    ``cluster`` is None), a round's accuracy is ``Σ m_c k_c / Σ m_c n_c`` for multiplicities
+    ``m ~ Multinomial(C; 1/C)`` (:func:`referee.resample.bootstrap`; never 0/0: C picks of
+    non-empty clusters).  ``interval="bca"`` (Efron 1987) takes its acceleration from the
+    leave-one-cluster-out accuracies ``(K − k_c)/(N − n_c)``; ``"percentile"`` is the plain
+    percentile interval (Efron & Tibshirani 1993, §13.3).  NaN for no pairs.
+    """
+    if interval not in INTERVALS:
+        raise InputError(f"unknown interval {interval!r}; expected one of {', '.join(INTERVALS)}", field="interval")
     correct = np.asarray(correct, dtype=float)
     if len(correct) == 0:
         return (float("nan"), float("nan"))
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(correct), size=(rounds, len(correct)))
-    means = correct[idx].mean(1)
-    a = (1 - level) / 2
-    return float(np.quantile(means, a)), float(np.quantile(means, 1 - a))
+    if cluster is None:
+        codes = np.arange(len(correct))
+    else:
+        codes = np.unique(np.asarray(cluster), return_inverse=True)[1].reshape(-1)
+        if len(codes) != len(correct):
+            raise ValueError("cluster must label every pair")
+    n_clusters = int(codes.max()) + 1
+    k = np.bincount(codes, weights=correct, minlength=n_clusters)
+    n = np.bincount(codes, minlength=n_clusters).astype(float)
+    res = bootstrap(lambda m: (m @ k) / (m @ n), n_clusters, rounds=rounds, seed=seed, workers=workers)
+    if interval == "percentile" or n_clusters < 2:
+        lo, hi = percentile_interval(res.samples, level)
+    else:
+        jack = (k.sum() - k) / (n.sum() - n)
+        lo, hi = bca_interval(res.samples, k.sum() / n.sum(), jack, level)
+    return float(lo[0]), float(hi[0])
 
 
 def length_baselines(df: pd.DataFrame) -> dict[str, float]:
     """Accuracy of prefer-longer and prefer-shorter (characters; equal lengths are wrong) on decided pairs."""
+    from referee.text import text_lengths
+
     d = df[df["y"] != 0.5]
-    la, lb = d["response_a"].str.len().values, d["response_b"].str.len().values
+    la, lb = text_lengths(d["response_a"], "chars"), text_lengths(d["response_b"], "chars")
     a_won = d["y"].values == 1
     longer = np.where(a_won, la > lb, lb > la)
     shorter = np.where(a_won, la < lb, lb < la)
@@ -186,13 +233,24 @@ def train_rm(
     format: str | None = None,
     cache_dir: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    interval: str = "bca",
+    cluster: str | None = "prompt_id",
     _encoder: Encoder | None = None,
 ) -> TrainReport:
-    """Train an ``rm:`` reward model on preference pairs and (with ``out``) save it as a directory."""
+    """Train an ``rm:`` reward model on preference pairs and (with ``out``) save it as a directory.
+
+    The accuracy CI (:func:`bootstrap_ci`) is ``interval`` (``"bca"`` or ``"percentile"``) and
+    resamples whole prompts (``cluster="prompt_id"``) or single pairs (``cluster=None``).
+    """
     import time
 
     if head not in HEADS:
         raise InputError(f"unknown head {head!r}; expected one of {', '.join(HEADS)}", field="head")
+    if interval not in INTERVALS:
+        raise InputError(f"unknown interval {interval!r}; expected one of {', '.join(INTERVALS)}", field="interval")
+    if cluster not in ("prompt_id", None):
+        raise InputError(f"cannot cluster by {cluster!r}: the accuracy CI clusters by prompt_id or not at all",
+                         field="cluster")
     if folds is not None and folds < 2:
         raise InputError("folds must be at least 2", field="folds")
     if folds is None and holdout is not None and not 0 < holdout < 1:
@@ -222,6 +280,7 @@ def train_rm(
         fold_of = dict(zip(groups, np.arange(len(groups)) % folds, strict=True))
         f_id = np.array([fold_of[p] for p in pid])
         correct_all: list[np.ndarray] = []
+        prompts_all: list[np.ndarray] = []
         eval_mask = np.zeros(len(y), bool)
         for k in range(folds):
             te = f_id == k
@@ -229,8 +288,10 @@ def train_rm(
             c = _correct(h, ea[te], eb[te], y[te])
             fold_acc.append(float(c.mean()) if len(c) else float("nan"))
             correct_all.append(c)
+            prompts_all.append(pid[te][y[te] != 0.5])
             eval_mask |= te
         correct = np.concatenate(correct_all)
+        eval_pid = np.concatenate(prompts_all)
         final = _fit_with_val(ea, eb, y, pid, head=head, l2=l2, hidden=hidden, seed=seed)
         method = f"{folds}-fold"
         eval_df = df
@@ -239,13 +300,17 @@ def train_rm(
         te = _group_split(pid, share, rng)
         final = _fit_with_val(ea[~te], eb[~te], y[~te], pid[~te], head=head, l2=l2, hidden=hidden, seed=seed)
         correct = _correct(final, ea[te], eb[te], y[te])
+        eval_pid = pid[te][y[te] != 0.5]
         method = f"holdout {share:g}"
         eval_df = df[te]
     t3 = time.perf_counter()
     acc = float(correct.mean()) if len(correct) else float("nan")
+    ci_cluster = eval_pid if cluster else None
     report = TrainReport(
-        n_pairs=len(df), n_eval=len(correct), accuracy=acc, ci=bootstrap_ci(correct, seed=seed), method=method,
+        n_pairs=len(df), n_eval=len(correct), accuracy=acc,
+        ci=bootstrap_ci(correct, ci_cluster, seed=seed, interval=interval), method=method,
         fold_accuracy=fold_acc, baselines=length_baselines(eval_df), encoder=encoder, head=head, seed=seed,
+        interval=interval, clusters=len(np.unique(eval_pid)) if cluster else None,
         ties=ties, dropped=dropped, truncated=enc.truncated, encoded=enc.encoded,
         seconds={"read": t1 - t0, "encode": t2 - t1, "fit": t3 - t2}, notes=notes,
     )
