@@ -104,6 +104,21 @@ def position_stats(games: pd.DataFrame) -> dict[str, Any]:
     }
 
 
+def _separation_note(board) -> str:
+    """What the intervals say, read off the board (not promised in advance)."""
+    t = board.table
+    if t["ci_low"].isna().all():
+        return "no intervals were computed."
+    width = float((t["ci_high"] - t["ci_low"]).median())
+    top = t.iloc[0]
+    separated = bool((t["ci_high"].iloc[1:] < top["ci_low"]).all()) if len(t) > 1 else True
+    verdict = (
+        f"{top['model']}'s interval lies above every other model's" if separated
+        else f"{top['model']}'s interval overlaps another model's, so the order at the top is not settled"
+    )
+    return f"the median 95% interval is {width:.0f} rating points wide; {verdict}."
+
+
 def _pct(x: float) -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.0%}"
 
@@ -268,7 +283,7 @@ def demo(
         f"{len(CONTESTANTS)} contestants × {len(prompts)} prompts, judged pairwise by {JUDGE_NAME} in both orders; "
         f"judge position consistency {_pct(stats['consistency'])}, first-position win rate {_pct(stats['first_position_rate'])}.",
         "Ratings use the judge's soft verdicts P(A) and estimate a first-position advantage separately; "
-        "with a judge this weak, expect wide, overlapping intervals.",
+        + _separation_note(board),
     ]
     board.meta["judge_position"] = stats
     path = out / "report.html"
