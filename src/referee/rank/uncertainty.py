@@ -36,7 +36,7 @@ from scipy.special import expit, ndtri
 
 from referee.errors import InputError
 from referee.rank.bt import WEAK_PRIOR, fit_bt, targets
-from referee.rank.cells import Cells
+from referee.rank.cells import Cells, group_rows
 from referee.rank.fit import Fit, centre
 from referee.resample import Progress, chunk_seeds, draw_counts, percentile_interval, run_chunks
 
@@ -182,6 +182,7 @@ def bootstrap_bt(
     to_t = sparse.csr_matrix((keep * t_lo, (np.arange(k), pair_of_cell)), shape=(k, n_pair))
     a_w = (units @ to_w).tocsr()
     a_t = (units @ to_t).tocsr()
+    a_w, a_t, unit_n, merged_cells = _merge_units(a_w, a_t, unit_n, units)
     pa, pb = pairs // m, pairs % m
     incid = sparse.csr_matrix(
         (np.r_[np.ones(n_pair), -np.ones(n_pair)], (np.r_[np.arange(n_pair), np.arange(n_pair)], np.r_[pa, pb])),
@@ -221,7 +222,7 @@ def bootstrap_bt(
             theta[live] = centre(th + step)
             # Newton converges quadratically: after a step below √tol the error is O(tol)
             done[live] |= np.abs(step).max(axis=1) < np.sqrt(tol) * 0.1
-        unit_cells = units.T
+        unit_cells = merged_cells.T.tocsr()
         for i in np.flatnonzero(separated):
             wc = np.asarray(unit_cells @ mult[i]).ravel()
             theta[i] = fit_bt(cells.with_weights(wc), ties=ties, prior=WEAK_PRIOR, theta0=fit.theta).theta
@@ -232,6 +233,32 @@ def bootstrap_bt(
     samples = np.vstack([th for th, _ in results]) if results else np.zeros((0, m))
     failed = int((~np.all(np.isfinite(samples), axis=1)).sum())
     return Rounds(samples, failed, sum(n for _, n in results))
+
+
+def _merge_units(
+    a_w: sparse.csr_matrix, a_t: sparse.csr_matrix, unit_n: np.ndarray, units: sparse.csr_matrix
+) -> tuple[sparse.csr_matrix, sparse.csr_matrix, np.ndarray, sparse.csr_matrix]:
+    """Merge units that touch one pair with the same weight and score: for BT they are the
+    same multinomial category (e.g. the two presentation orders of a pair), so fewer
+    categories are drawn per round.  Also returns each merged category's cell weights
+    (its units' rows of ``units``, averaged by their counts): the BT likelihood of a round,
+    which depends only on per-pair sums, is then exactly that of the unmerged draw."""
+    one = np.diff(a_w.indptr) == 1
+    if not one.all() or np.diff(a_t.indptr).max(initial=0) > 1:
+        return a_w, a_t, unit_n, units
+    pair = a_w.indices
+    w = a_w.data
+    t = np.zeros(a_w.shape[0])
+    rows_t = np.repeat(np.arange(a_t.shape[0]), np.diff(a_t.indptr))
+    t[rows_t] = a_t.data
+    codes, first = group_rows(pair, w, t)
+    n = np.bincount(codes, unit_n, first.size)
+    k = first.size
+    shape = (k, a_w.shape[1])
+    share = np.divide(unit_n, n[codes], out=np.zeros_like(unit_n), where=n[codes] > 0)
+    split = sparse.csr_matrix((share, (codes, np.arange(codes.size))), shape=(k, codes.size))
+    return (sparse.csr_matrix((w[first], (np.arange(k), pair[first])), shape=shape),
+            sparse.csr_matrix((t[first], (np.arange(k), pair[first])), shape=shape), n, (split @ units).tocsr())
 
 
 def _solve_each(hess: np.ndarray, grad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
