@@ -71,13 +71,21 @@ def rank(
     style: Annotated[str | None, typer.Option(help="Style control covariates, e.g. length,markdown or column names.")] = None,
     style_unit: Annotated[str, typer.Option(help="Length unit for style control: tokens | chars")] = "tokens",
     ci: Annotated[str, typer.Option(help="sandwich | bootstrap | none")] = "sandwich",
-    rounds: Annotated[int, typer.Option(help="Bootstrap rounds.")] = 1000,
-    cluster: Annotated[str | None, typer.Option(help="Clustered bootstrap by this column (prompt_id, voter).")] = None,
+    rounds: Annotated[int, typer.Option(help="Bootstrap rounds (at least 10).")] = 1000,
+    cluster: Annotated[str | None, typer.Option(help="Independent units for the CIs: a column (prompt_id, voter, pair_id) for cluster-robust sandwich / clustered bootstrap, or none (rows). Default: pair_id when pairs repeat (both orders), else rows.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed (reported in the output).")] = 0,
     level: Annotated[float, typer.Option(help="Confidence level.")] = 0.95,
     baseline: Annotated[str | None, typer.Option(help="Also report win rates vs this model.")] = None,
     lc: Annotated[bool, typer.Option("--lc", help="Length-controlled win rate vs --baseline.")] = False,
     lc_length: Annotated[str, typer.Option(help="Length unit for --lc: chars | tokens")] = "chars",
+    lc_difficulty: Annotated[
+        Path | None,
+        typer.Option(help="Instruction difficulty for --lc: JSON {prompt_id|prompt: δ}, or JSONL/CSV with "
+                          "prompt_id (or prompt) and difficulty columns (default: estimated from the data)."),
+    ] = None,
+    lc_rounds: Annotated[
+        int, typer.Option(help="Bootstrap rounds over instructions for the LC win rate's SE (0: delta method).")
+    ] = 200,
     anchor: Annotated[str | None, typer.Option(help="Pin a rating: MODEL=RATING.")] = None,
     hard: Annotated[bool, typer.Option("--hard", help="Ignore soft verdicts (prob_a); use winner labels.")] = False,
     elo_k: Annotated[float, typer.Option(help="Elo K factor.")] = 4.0,
@@ -122,6 +130,8 @@ def rank(
                 baseline=baseline,
                 lc=lc,
                 lc_length=lc_length,
+                lc_difficulty=None if lc_difficulty is None else str(lc_difficulty),
+                lc_rounds=lc_rounds,
                 anchor=anchor,
                 soft=not hard,
                 elo_k=elo_k,

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from referee.audit.align import Keyed
+from referee.text import text_lengths
 
 
 @dataclass
@@ -50,13 +51,16 @@ class Rows:
 
 
 def lengths(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Response lengths in characters: from the texts, else ``length_a``/``length_b`` columns, else NaN."""
+    """Response lengths in characters (code points, :func:`referee.text.text_lengths`): from
+    the texts (a missing text is NaN, not 0), else ``length_a``/``length_b`` columns, else NaN."""
     n = len(df)
     out = []
     for side in ("a", "b"):
         col = f"response_{side}"
         if col in df.columns and df[col].notna().any():
-            out.append(df[col].astype(object).where(df[col].notna()).str.len().to_numpy(dtype=float))
+            chars = text_lengths(df[col], "chars").astype(float)
+            chars[df[col].isna().to_numpy()] = np.nan
+            out.append(chars)
         elif f"length_{side}" in df.columns:
             out.append(pd.to_numeric(df[f"length_{side}"], errors="coerce").to_numpy(dtype=float))
         else:

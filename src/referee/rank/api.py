@@ -159,6 +159,8 @@ def rank(
     baseline: str | None = None,
     lc: bool = False,
     lc_length: str = "chars",
+    lc_difficulty: Any = None,
+    lc_rounds: int = 200,
     anchor: str | None = None,
     soft: bool = True,
     elo_k: float = 4.0,
@@ -179,7 +181,10 @@ def rank(
     covariates (``length``, ``markdown``, or column names) for style control.
     ``ci`` is ``sandwich``, ``bootstrap`` or ``none``; ``cluster`` names a column
     (``prompt_id``, ``voter``) for a clustered bootstrap.  ``baseline`` adds win
-    rates vs that model; ``lc`` the length-controlled win rate.  ``progress`` is
+    rates vs that model; ``lc`` the length-controlled win rate, its SE from ``lc_rounds``
+    bootstrap rounds over instructions (0: delta method; seeded by ``seed``), with
+    ``lc_difficulty`` (a file or Series, :func:`referee.rank.lc.read_difficulty`) instead
+    of the difficulty estimated from the data.  ``progress`` is
     an optional callback ``(done, total)`` for bootstrap rounds.  Model names are
     NFC-normalised and stripped; ``merge_case`` also merges names that differ only by
     case (a warning and a note list such groups either way).
@@ -194,6 +199,15 @@ def rank(
         raise InputError("level must lie strictly between 0 and 1", field="level")
     if ci == "bootstrap" and (not isinstance(rounds, int | np.integer) or rounds < MIN_ROUNDS):
         raise InputError(f"a bootstrap needs at least {MIN_ROUNDS} rounds, got {rounds}", field="rounds")
+    if lc and (isinstance(lc_rounds, bool) or not isinstance(lc_rounds, int | np.integer) or lc_rounds < 0):
+        raise InputError(f"LC bootstrap rounds must be an integer >= 0 (0: delta method), got {lc_rounds!r}",
+                         field="lc_rounds")
+    if lc_difficulty is not None:  # fail fast on a bad file, before any fitting
+        if not lc:
+            raise InputError("a difficulty file is for the length-controlled win rate: add --lc", field="lc_difficulty")
+        from referee.rank.lc import read_difficulty
+
+        lc_difficulty = read_difficulty(lc_difficulty) if isinstance(lc_difficulty, str | Path) else lc_difficulty
     anchor_pair = parse_anchor(anchor)
     df_all = load(data, format, merge_case=merge_case)
     dropped = dict(df_all.attrs.get("dropped", {}))
@@ -288,10 +302,11 @@ def rank(
     meta["loglik"] = fit.loglik  # maximised log-likelihood (segment LR test, referee.rank.segments)
     table, win_prob = _table(fit, intervals, cells, level, anchor_pair, seed)
     if baseline is not None:
-        table = _add_win_rates(table, df, baseline, lc, lc_length)
+        table, lc_meta = _add_win_rates(table, df, baseline, lc, lc_length, lc_difficulty, lc_rounds, seed, workers)
         meta["baseline"] = baseline
+        meta.update(lc_meta)
         n_lc = int(table["lc_win_rate"].notna().sum())
-        if lc and n_lc < LC_MIN_MODELS:
+        if lc and lc_difficulty is None and n_lc < LC_MIN_MODELS:
             meta.setdefault("notes", []).append(
                 f"the length-controlled win rate estimates instruction difficulty from the other models in the "
                 f"data; with {n_lc} model(s) that estimate is weak (LC can be off by several points). Rank more "
@@ -494,7 +509,7 @@ def _table(
     if np.allclose(counts.to_numpy(), np.round(counts.to_numpy())):
         counts = counts.round().astype(int)
     table = table.join(counts, on="model")
-    for col in ("win_rate_vs_baseline", "win_rate_se", "lc_win_rate"):
+    for col in ("win_rate_vs_baseline", "win_rate_se", "lc_win_rate", "lc_win_rate_se"):
         table[col] = np.nan
     table = table.sort_values(["rating", "model"], ascending=[False, True], kind="mergesort").reset_index(drop=True)
     for col in ("rank", "rank_low", "rank_high"):
@@ -502,19 +517,29 @@ def _table(
     return table, win_prob
 
 
-def _add_win_rates(table: pd.DataFrame, df: pd.DataFrame, baseline: str, lc: bool, lc_length: str) -> pd.DataFrame:
+def _add_win_rates(
+    table: pd.DataFrame, df: pd.DataFrame, baseline: str, lc: bool, lc_length: str, lc_difficulty: Any,
+    lc_rounds: int, seed: int, workers: int,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Win rates vs ``baseline`` (and LC with its SE) as table columns; LC's settings for ``meta``."""
     from referee.rank.winrate import win_rates
 
     wr = win_rates(df, baseline)
     table = table.copy()
     table["win_rate_vs_baseline"] = table["model"].map(wr["win_rate"])
     table["win_rate_se"] = table["model"].map(wr["win_rate_se"])
-    if lc:
-        from referee.rank.winrate import lc_win_rates
+    if not lc:
+        return table, {}
+    from referee.rank.winrate import lc_win_rates
 
-        lcw = lc_win_rates(df, baseline, length=lc_length)
-        table["lc_win_rate"] = table["model"].map(lcw["lc_win_rate"])
-    return table
+    lcw = lc_win_rates(df, baseline, length=lc_length, difficulty=lc_difficulty, rounds=lc_rounds, seed=seed,
+                       workers=workers)
+    table["lc_win_rate"] = table["model"].map(lcw["lc_win_rate"])
+    table["lc_win_rate_se"] = table["model"].map(lcw["lc_win_rate_se"])
+    return table, {
+        "lc_se": lcw.attrs["se_method"], "lc_rounds": lcw.attrs["rounds"] or None,
+        "lc_failed_rounds": lcw.attrs["failed_rounds"] or None, "lc_difficulty": lcw.attrs["difficulty"],
+    }
 
 
 __all__ = ["aggregate_rows", "load", "rank"]

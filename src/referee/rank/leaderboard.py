@@ -4,7 +4,7 @@ The JSON form is a stable contract read by other tools::
 
     {"models": [{"model", "rating", "ci_low", "ci_high", "rank", "rank_low", "rank_high",
                  "battles", "wins", "losses", "ties",
-                 "win_rate_vs_baseline", "win_rate_se", "lc_win_rate"}, ...],
+                 "win_rate_vs_baseline", "win_rate_se", "lc_win_rate", "lc_win_rate_se"}, ...],
      "meta": {"method", "ties", "ci", "rounds", "seed", "n_comparisons",
               "style_coefficients", "tie_parameter", "anchor", "referee_version", ...}}
 
@@ -37,6 +37,7 @@ JSON_FIELDS: tuple[str, ...] = (
     "win_rate_vs_baseline",
     "win_rate_se",
     "lc_win_rate",
+    "lc_win_rate_se",
 )
 
 META_FIELDS: tuple[str, ...] = (

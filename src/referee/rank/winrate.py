@@ -132,12 +132,16 @@ def lc_win_rates(
     df: pd.DataFrame,
     baseline: str,
     length: str = "chars",
-    difficulty: pd.Series | None = None,
+    difficulty: Any = None,
     tokenizer: Callable[[str], Any] | None = None,
     *,
     prior_weight: float = 0.2,
+    rounds: int = 200,
+    seed: int = 0,
+    workers: int = 2,
 ) -> pd.DataFrame:
-    """Length-controlled win rate; see :func:`referee.rank.lc.lc_win_rates` (re-exported here)."""
+    """Length-controlled win rate with its standard error; see :func:`referee.rank.lc.lc_win_rates` (re-exported here)."""
     from referee.rank.lc import lc_win_rates as _lc_win_rates
 
-    return _lc_win_rates(df, baseline, length, difficulty, tokenizer, prior_weight=prior_weight)
+    return _lc_win_rates(df, baseline, length, difficulty, tokenizer, prior_weight=prior_weight, rounds=rounds,
+                         seed=seed, workers=workers)

@@ -48,6 +48,7 @@ def print_leaderboard(board: Leaderboard, console: Console | None = None, top: i
         table.add_column("± se", justify="right")
     if has_lc:
         table.add_column("LC win rate", justify="right")
+        table.add_column("± se", justify="right")
     for r in t.itertuples(index=False):
         ci = "–" if not np.isfinite(r.ci_low) else f"{r.ci_low:.1f} – {r.ci_high:.1f}"
         row = [str(r.rank), f"{r.rank_low}–{r.rank_high}", str(r.model), _num(r.rating), ci]
@@ -60,7 +61,7 @@ def print_leaderboard(board: Leaderboard, console: Console | None = None, top: i
             rate = (r.wins + 0.5 * r.ties) / r.battles if r.battles else np.nan
             row.append(_num(100 * rate, 1) + "%")
         if has_lc:
-            row.append(_num(r.lc_win_rate, 2))
+            row += [_num(r.lc_win_rate, 2), _num(getattr(r, "lc_win_rate_se", np.nan), 2)]
         table.add_row(*row)
     console.print(table)
     console.print(f"[dim]{describe(board.meta)}[/dim]")

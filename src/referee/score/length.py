@@ -1,6 +1,9 @@
 """The ``length`` scorer: the response's length, the trivial baseline every reward-model report shows.
 
-``length`` counts characters; ``length:tokens`` counts whitespace-separated tokens.
+``length`` counts characters (Unicode code points); ``length:tokens`` counts
+whitespace-separated words — both as :func:`referee.text.text_lengths` defines them, the
+one definition style control, the LC win rate and the audit use too.  A missing
+response has length 0.
 """
 
 from __future__ import annotations
@@ -24,6 +27,6 @@ class LengthScorer:
         self.name = "length" if unit == "chars" else "length:tokens"
 
     def score(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
-        if self.unit == "chars":
-            return np.array([len(r or "") for r in responses], dtype=float)
-        return np.array([len((r or "").split()) for r in responses], dtype=float)
+        from referee.text import text_lengths
+
+        return text_lengths(list(responses), self.unit).astype(float)
