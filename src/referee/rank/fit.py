@@ -46,16 +46,20 @@ def sandwich(hessian: np.ndarray, score_cov: np.ndarray, n_models: int) -> np.nd
     completion that leaves the mean-zero solution unchanged) and the result is
     projected onto mean-zero strengths.
     """
-    p = hessian.shape[0]
-    m = n_models
-    h = hessian.copy()
-    h[:m, :m] += np.full((m, m), 1.0 / m) * max(1.0, float(np.abs(np.diag(hessian)).max()))
-    hinv = np.linalg.inv(h)
-    proj = np.eye(p)
-    proj[:m, :m] -= 1.0 / m
-    a = proj @ hinv
+    a = _projected_inverse(hessian, n_models)
     cov = a @ score_cov @ a.T
     return 0.5 * (cov + cov.T)
+
+
+def _projected_inverse(hessian: np.ndarray, m: int) -> np.ndarray:
+    """``P H̃⁻¹`` with ``H̃`` the full-rank completion (``+ 1·1ᵀ/M`` on the strength block) and
+    ``P`` the projection onto mean-zero strengths."""
+    p = hessian.shape[0]
+    h = hessian.copy()
+    h[:m, :m] += np.full((m, m), 1.0 / m) * max(1.0, float(np.abs(np.diag(hessian)).max()))
+    proj = np.eye(p)
+    proj[:m, :m] -= 1.0 / m
+    return proj @ np.linalg.inv(h)
 
 
 def score_meat(a: np.ndarray, b: np.ndarray, m: int, g: np.ndarray, q: sparse.spmatrix) -> np.ndarray:
@@ -80,12 +84,9 @@ def score_meat(a: np.ndarray, b: np.ndarray, m: int, g: np.ndarray, q: sparse.sp
 def model_cov(hessian: np.ndarray, n_models: int) -> np.ndarray:
     """``H⁻¹`` projected on mean-zero strengths: the Laplace (posterior) covariance of a
     penalised fit, whose sandwich would vanish for a model that never loses."""
+    a = _projected_inverse(hessian, n_models)
     p = hessian.shape[0]
-    m = n_models
-    h = hessian.copy()
-    h[:m, :m] += np.full((m, m), 1.0 / m) * max(1.0, float(np.abs(np.diag(hessian)).max()))
-    hinv = np.linalg.inv(h)
     proj = np.eye(p)
-    proj[:m, :m] -= 1.0 / m
-    cov = proj @ hinv @ proj.T
+    proj[:n_models, :n_models] -= 1.0 / n_models
+    cov = a @ proj.T
     return 0.5 * (cov + cov.T)

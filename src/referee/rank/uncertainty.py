@@ -229,7 +229,11 @@ def bootstrap_bt(
         theta[missing] = np.nan
         return theta, int(separated.sum())
 
-    results = run_chunks(job, chunk_seeds(seed, rounds, chunk), workers, progress)
+    return _collect(run_chunks(job, chunk_seeds(seed, rounds, chunk), workers, progress), m)
+
+
+def _collect(results: list[tuple[np.ndarray, int]], m: int) -> Rounds:
+    """Stack the chunks' (θ per round, rounds penalised) into :class:`Rounds`."""
     samples = np.vstack([th for th, _ in results]) if results else np.zeros((0, m))
     failed = int((~np.all(np.isfinite(samples), axis=1)).sum())
     return Rounds(samples, failed, sum(n for _, n in results))
@@ -337,10 +341,7 @@ def bootstrap_generic(
                 out[i] = f.theta
         return out, pen
 
-    results = run_chunks(job, chunk_seeds(seed, rounds, 25), workers, progress)
-    samples = np.vstack([th for th, _ in results]) if results else np.zeros((0, m))
-    failed = int((~np.all(np.isfinite(samples), axis=1)).sum())
-    return Rounds(samples, failed, sum(n for _, n in results))
+    return _collect(run_chunks(job, chunk_seeds(seed, rounds, 25), workers, progress), m)
 
 
 def bootstrap_rows(
@@ -377,10 +378,7 @@ def bootstrap_rows(
                 out[i] = f.theta
         return out, pen
 
-    results = run_chunks(job, chunk_seeds(seed, rounds, 25), workers, progress)
-    samples = np.vstack([th for th, _ in results]) if results else np.zeros((0, n_models))
-    failed = int((~np.all(np.isfinite(samples), axis=1)).sum())
-    return Rounds(samples, failed, sum(n for _, n in results))
+    return _collect(run_chunks(job, chunk_seeds(seed, rounds, 25), workers, progress), n_models)
 
 
 def simultaneous_draws(fit: Fit, intervals: Intervals, draws: int = 4000, seed: int = 0) -> np.ndarray:
