@@ -17,9 +17,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from referee.errors import InputError
+from referee.io import _arrow as fa
 from referee.io import (
     alpaca_eval,
     arena,
@@ -40,6 +42,9 @@ from referee.io.write import write
 from referee.schema import REQUIRED, validate
 
 __all__ = ["FORMATS", "detect", "read", "write"]
+
+#: columns ``read(columns=...)`` always keeps: they decide what a row means
+ROW_COLUMNS = frozenset(REQUIRED) | {"prob_a", "strength", "weight"}
 
 READERS: dict[str, Callable[..., Parsed]] = {
     "arena": arena.read,
@@ -62,6 +67,9 @@ def read(
     format: str | None = None,
     *,
     baseline: str | None = None,
+    merge_case: bool = False,
+    categories: bool = False,
+    columns: Iterable[str] | None = None,
 ) -> pd.DataFrame:
     """Read one or more files (or directories of them) into one validated comparisons table.
 
@@ -72,6 +80,17 @@ def read(
     source itself marks unparsable, ``missing_game`` for a null Arena-Hard game),
     ``mapped`` (format-specific label mappings applied, e.g. ``"tie (inconsistent) ->
     tie"``, with counts) and ``formats`` (file -> format).  Self-battles are kept.
+    Model names are NFC-normalised and stripped; names that differ only by case or
+    surrounding whitespace (across all files) give one :class:`~referee.errors.NameWarning`
+    and ``attrs["name_variants"]``, and are merged with ``merge_case`` (see
+    :func:`referee.schema.normalise_names`).
+    ``model_a``, ``model_b`` and ``winner`` are strings; with ``categories`` they are pandas
+    Categoricals instead (see :func:`labels_as_categories`: both model columns share one
+    sorted code space), which is how ``referee rank`` reads millions of rows without hashing
+    their strings again.  ``columns`` keeps only those columns besides the ones that decide
+    what a row means (:data:`ROW_COLUMNS`: models, winner, ``prob_a``, ``strength``,
+    ``weight``); a Parquet file then reads nothing else, and other columns are not
+    validated.
     Raises :class:`~referee.errors.InputError` naming file, line and field on bad input.
     """
     if format is not None and format not in FORMATS:
@@ -80,17 +99,77 @@ def read(
     dropped: Counter[str] = Counter()
     mapped: Counter[str] = Counter()
     formats: dict[str, str] = {}
-    for path in expand_paths(paths, skip=is_side_file):
+    keep = None if columns is None else ROW_COLUMNS | {str(c) for c in columns}
+    files = expand_paths(paths, skip=is_side_file)
+    # names are checked once: in the file's own validation when there is one file, else on the whole table
+    names = {"merge_case": merge_case, "check_names": len(files) == 1}
+    for path in files:
         src = Source(path)
         fmt = format or _detect(src)
-        df, parsed = _read_one(src, fmt, {"baseline": baseline})
-        frames.append(df)
+        df, parsed = _read_one(src, fmt, {"baseline": baseline, "keep": keep}, names)
+        frames.append(df if categories else labels_as_text(df))
         dropped.update(parsed.dropped)
         mapped.update(parsed.mapped)
         formats[src.name] = fmt
-    out = frames[0] if len(frames) == 1 else validate(pd.concat(frames, ignore_index=True))
+    if categories and len(frames) > 1:
+        frames = _common_categories(frames)  # so that concatenating keeps the Categoricals
+    out = frames[0] if len(frames) == 1 else validate(pd.concat(frames, ignore_index=True), merge_case=merge_case)
+    if categories:
+        out = labels_as_categories(out)
+    variants = out.attrs.get("name_variants")
     out.attrs = {"dropped": dict(dropped), "mapped": dict(mapped), "formats": formats}
+    if variants:
+        out.attrs["name_variants"] = variants
     return out
+
+
+def labels_as_categories(df: pd.DataFrame) -> pd.DataFrame:
+    """``model_a``/``model_b`` as Categoricals over one sorted list of names (both columns
+    share it) and ``winner`` over the sorted labels present, whichever reader made the table
+    (in place; returns ``df``).
+
+    Categories are sorted and hold only values that occur, so the columns compare, sort and
+    group as the strings do (``model_a.value_counts()`` lists a model seen only as
+    ``model_b`` with 0).  Consumers that need integer indices read ``.cat.codes`` (one code
+    space for both model columns) instead of hashing millions of strings again.
+    """
+    a, b = df["model_a"], df["model_b"]
+    if not (
+        isinstance(a.dtype, pd.CategoricalDtype)
+        and isinstance(b.dtype, pd.CategoricalDtype)
+        and a.cat.categories.equals(b.cat.categories)
+        and a.cat.categories.is_monotonic_increasing
+    ):
+        (ca, ua), (cb, ub) = pd.factorize(a), pd.factorize(b)
+        names = list(dict.fromkeys([*map(str, ua), *map(str, ub)]))
+        pos = {n: i for i, n in enumerate(names)}
+        codes = [np.array([pos[str(u)] for u in uniq] + [-1], dtype=np.int64)[c] for c, uniq in ((ca, ua), (cb, ub))]
+        df["model_a"], df["model_b"] = fa.sorted_categoricals(codes, names)
+    w = df["winner"]
+    if not (isinstance(w.dtype, pd.CategoricalDtype) and w.cat.categories.is_monotonic_increasing):
+        codes, uniq = pd.factorize(w)
+        (df["winner"],) = fa.sorted_categoricals([codes], [str(u) for u in uniq])
+    return df
+
+
+def _common_categories(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
+    """Every frame's label columns as Categoricals over the same sorted categories."""
+    frames = [labels_as_categories(f) for f in frames]
+    for cols in (("model_a", "model_b"), ("winner",)):
+        union = pd.Index(sorted({str(c) for f in frames for c in f[cols[0]].cat.categories}), dtype=object)
+        for f in frames:
+            for col in cols:
+                f[col] = f[col].cat.set_categories(union)
+    return frames
+
+
+def labels_as_text(df: pd.DataFrame) -> pd.DataFrame:
+    """``model_a``, ``model_b`` and ``winner`` as string columns where a fast reader made
+    them Categoricals (in place; returns ``df``)."""
+    for col in ("model_a", "model_b", "winner"):
+        if isinstance(df[col].dtype, pd.CategoricalDtype):
+            df[col] = fa.categorical_text(df[col].array)
+    return df
 
 
 def _detect(src: Source) -> str:
@@ -101,29 +180,35 @@ def _detect(src: Source) -> str:
         raise relocate(err, src) from None
 
 
-def _read_one(src: Source, fmt: str, opts: dict[str, Any]) -> tuple[pd.DataFrame, Parsed]:
+def _read_one(
+    src: Source, fmt: str, opts: dict[str, Any], names: dict[str, bool] | None = None
+) -> tuple[pd.DataFrame, Parsed]:
     """Read and validate one file; a fast-path failure is re-read exactly to locate the error."""
     reader = READERS[fmt]
     try:
         parsed = reader(src, **opts)
         try:
-            return _validated(parsed, src), parsed
+            return _validated(parsed, src, names, opts.get("keep")), parsed
         except InputError:
             if parsed.exact:
                 raise
         parsed = reader(src, fast=False, **opts)
-        return _validated(parsed, src), parsed
+        return _validated(parsed, src, names, opts.get("keep")), parsed
     except InputError as err:
         raise relocate(err, src) from None
 
 
-def _validated(parsed: Parsed, src: Source) -> pd.DataFrame:
+def _validated(
+    parsed: Parsed, src: Source, names: dict[str, bool] | None = None, keep: frozenset[str] | None = None
+) -> pd.DataFrame:
     """Validate one file's frame and drop the internal ``_line`` column.
 
     Judge output carries ``parse_status``: rows that are not ``ok`` (an unparsed
     verdict, a failed call) have no winner; they are dropped here and counted.
     """
     frame = parsed.frame
+    if keep is not None and not set(frame.columns) <= keep | {"_line", "parse_status"}:
+        frame = frame[[c for c in frame.columns if c in keep or c in ("_line", "parse_status")]]
     if "parse_status" in frame.columns:
         status = frame["parse_status"]
         bad = status.notna() & (status.astype(str) != "ok")
@@ -144,7 +229,7 @@ def _validated(parsed: Parsed, src: Source) -> pd.DataFrame:
                 path=src.name,
                 field=col,
             )
-    df = validate(frame, source=src.name)
+    df = validate(frame, source=src.name, **(names or {}))
     if "_line" in df.columns:
         df = df.drop(columns="_line")
     return df.reset_index(drop=True)

@@ -8,6 +8,7 @@ in Python, which finds and reports the first bad line exactly.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,12 +28,53 @@ class Fallback(Exception):
 FAST_PATH_ERRORS = (Fallback, pa.ArrowException, ValueError, TypeError, KeyError, IndexError, OverflowError)
 
 
-def read_jsonl(src: Any) -> pa.Table:
-    """Parse a JSON Lines source with pyarrow (raises :class:`Fallback` on any failure)."""
+def read_jsonl(src: Any, keys: Collection[str] | None = None, types: Mapping[str, pa.DataType] | None = None) -> pa.Table:
+    """Parse a JSON Lines source with pyarrow (raises :class:`Fallback` on any failure).
+
+    With ``keys``, only those keys become columns when their types are known: from the
+    first lines (integers widened to float64 where ``types`` says float64), else from
+    ``types``.  pyarrow then skips building every other column (a third of the parse for
+    Arena logs).  A declared key that never occurs comes out all-null and is dropped again.
+    Without ``keys``, or when a type is unknown or nested, every key is read.
+    """
+    schema = _declared(src, keys, types or {}) if keys is not None else None
+    parse = None if schema is None else pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
     try:
-        return pj.read_json(src.arrow_input())
+        tbl = pj.read_json(src.arrow_input(), parse_options=parse)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise Fallback(str(exc)) from None
+    if schema is not None:
+        absent = [f.name for f in schema if f.metadata and tbl[f.name].null_count == tbl.num_rows]
+        tbl = tbl.drop_columns(absent) if absent else tbl
+    return tbl
+
+
+def _declared(src: Any, keys: Collection[str], types: Mapping[str, pa.DataType]) -> pa.Schema | None:
+    """The explicit schema of ``keys`` for :func:`read_jsonl`, or None to read every key.
+
+    Fields not seen in the first lines carry the metadata ``{"declared": "1"}``."""
+    head = src.head
+    end = head.rfind(b"\n")
+    if end < 0:
+        return None
+    try:
+        seen = pj.read_json(pa.BufferReader(head[: end + 1])).schema
+    except (pa.ArrowException, OSError, ValueError):
+        return None
+    fields = []
+    for key in keys:
+        t = seen.field(key).type if key in seen.names else None
+        if t is None or pa.types.is_null(t):
+            if key not in types:
+                return None  # a key of unknown type: read everything rather than guess
+            fields.append(pa.field(key, types[key], metadata=None if t is not None else {"declared": "1"}))
+            continue
+        if pa.types.is_integer(t) and pa.types.is_floating(types.get(key, pa.null())):
+            t = types[key]  # 1 in the first lines, 0.5 later
+        if pa.types.is_nested(t) or pa.types.is_dictionary(t):
+            return None
+        fields.append(pa.field(key, t))
+    return pa.schema(fields)
 
 
 def from_records(records: list[tuple[int, dict[str, Any]]], keys: frozenset[str] | None = None) -> pa.Table:
@@ -69,8 +111,89 @@ def valid_utf8(col: pa.ChunkedArray) -> None:
         raise Fallback(str(exc)) from None
 
 
+def decode(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A dictionary-encoded column (what pandas writes to Parquet for a ``category`` column) as its values."""
+    if pa.types.is_dictionary(col.type):
+        return col.cast(col.type.value_type)
+    return col
+
+
+def is_label_type(t: pa.DataType) -> bool:
+    """A type :func:`categories` accepts: strings, dictionary-encoded strings, or all-null."""
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    return is_text(t) or pa.types.is_null(t)
+
+
+def categories(cols: Sequence[pa.ChunkedArray]) -> list[pd.Categorical]:
+    """Text columns as pandas Categoricals over one shared, sorted list of the values present.
+
+    Model names and winner labels take a few distinct values over millions of rows: each
+    chunk is dictionary-encoded by arrow (a Parquet dictionary column keeps its codes, no
+    string is decoded) and only the small dictionaries reach Python; the codes are then
+    gathered once into the final (sorted) code space.  Columns encoded together share their
+    categories, so ``model_a == model_b`` compares them.  Nulls are missing values
+    (validation names their line).  Anything but text raises :class:`Fallback`.
+    """
+    chunks: list[list[tuple[pa.Array | None, list[Any]]]] = []
+    present: set[str] = set()
+    for col in cols:
+        if not is_label_type(col.type):
+            raise Fallback(f"type {col.type}")
+        parts = []
+        for chunk in col.chunks:
+            if pa.types.is_null(chunk.type):
+                parts.append((None, []))
+                continue
+            if not pa.types.is_dictionary(chunk.type):
+                chunk = pc.dictionary_encode(chunk)
+            try:  # pyarrow's JSON reader does not check UTF-8: check the distinct values only
+                chunk.dictionary.validate(full=True)
+                values = chunk.dictionary.to_pylist()
+            except (pa.ArrowException, UnicodeDecodeError) as exc:
+                raise Fallback(str(exc)) from None
+            present.update(v for v in values if v is not None)
+            parts.append((chunk.indices, values))
+        chunks.append(parts)
+    names = sorted(present)
+    pos = {v: i for i, v in enumerate(names)}
+    small = next(t for t in (np.int8, np.int16, np.int32, np.int64) if len(names) < np.iinfo(t).max)
+    index = pd.Index(names, dtype=object)
+    out = []
+    for col, parts in zip(cols, chunks, strict=True):
+        codes = np.empty(len(col), dtype=small)
+        start = 0
+        for indices, values in parts:
+            n = len(values) if indices is None else len(indices)
+            if indices is None:
+                codes[start:start + n] = -1
+            else:
+                lookup = np.array([-1 if v is None else pos[v] for v in values] + [-1], dtype=small)
+                if indices.null_count:
+                    indices = pc.fill_null(indices, len(values))
+                np.take(lookup, indices.to_numpy(zero_copy_only=False), out=codes[start:start + n])
+            start += n
+        out.append(pd.Categorical.from_codes(codes, categories=index, validate=False))
+    return out
+
+
+def sorted_categoricals(codes: Sequence[np.ndarray], names: list[str]) -> list[pd.Categorical]:
+    """Categoricals over ``names`` sorted (so sorting or grouping them orders as the strings do);
+    ``codes`` index ``names``, -1 for missing."""
+    order = np.argsort(np.asarray(names, dtype=object), kind="stable") if names else np.zeros(0, dtype=np.int64)
+    remap = np.empty(len(names) + 1, dtype=np.int64)
+    remap[order] = np.arange(len(names))
+    remap[-1] = -1
+    index = pd.Index([names[i] for i in order], dtype=object)
+    small = next(t for t in (np.int8, np.int16, np.int32, np.int64) if len(names) < np.iinfo(t).max)
+    return [
+        pd.Categorical.from_codes(remap[c].astype(small), categories=index, validate=False) for c in codes
+    ]
+
+
 def text(col: pa.ChunkedArray, *, required: bool = False, ids: bool = False) -> pa.ChunkedArray | None:
     """A string column; integers are accepted (and cast) only for identifiers."""
+    col = decode(col)
     t = col.type
     if pa.types.is_null(t):
         if required:
@@ -89,6 +212,7 @@ def text(col: pa.ChunkedArray, *, required: bool = False, ids: bool = False) -> 
 
 def number(col: pa.ChunkedArray, *, integer: bool = False) -> pa.ChunkedArray | None:
     """A numeric column (integers only when ``integer``); booleans and strings are refused."""
+    col = decode(col)
     t = col.type
     if pa.types.is_null(t):
         return None
@@ -124,8 +248,37 @@ def labels(col: pa.ChunkedArray, allowed: tuple[str, ...], synonyms: dict[str, s
     return col, mapped
 
 
-def to_series(col: pa.ChunkedArray | pa.Array) -> pd.Series:
-    """pandas view of an arrow column (strings stay arrow-backed)."""
+def label_categories(
+    col: pa.ChunkedArray, allowed: tuple[str, ...], synonyms: dict[str, str]
+) -> tuple[pd.Categorical, dict[str, int]]:
+    """:func:`labels` as a Categorical over ``allowed``: every label must be allowed (after
+    mapping ``synonyms``) and present; returns it and the mapping counts."""
+    (cat,) = categories([col])
+    codes = np.asarray(cat.codes)
+    if (codes < 0).any():
+        raise Fallback("nulls")
+    names = [str(c) for c in cat.categories]
+    if not set(names) <= set(allowed) | set(synonyms):
+        raise Fallback("unknown label")
+    final = sorted({n if n in allowed else synonyms[n] for n in names})  # the labels present, mapped
+    target = np.array([final.index(n if n in allowed else synonyms[n]) for n in names], dtype=np.int64)
+    mapped = {f"{n} -> {synonyms[n]}": int(np.count_nonzero(codes == i))
+              for i, n in enumerate(names) if n not in allowed}
+    (out,) = sorted_categoricals([target[codes] if names else codes.astype(np.int64)], final)
+    return out, mapped
+
+
+def categorical_text(cat: pd.Categorical) -> pd.Series:
+    """A Categorical of strings as a string column (decoded by arrow: no Python string per row)."""
+    codes = np.asarray(cat.codes)
+    values = pa.array(np.asarray(cat.categories, dtype=object), type=pa.string())
+    return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), values).cast(pa.string()).to_pandas()
+
+
+def to_series(col: pa.ChunkedArray | pa.Array | pd.Categorical) -> pd.Series:
+    """pandas view of an arrow column (strings stay arrow-backed; Categoricals as they are)."""
+    if isinstance(col, pd.Categorical):
+        return pd.Series(col, copy=False)
     return col.to_pandas()
 
 

@@ -191,6 +191,9 @@ class Source:
         head = self.head
         if head.startswith(b"PAR1"):
             return "parquet"
+        if self.suffix == ".parquet":
+            what = "the file is empty" if not head else f"it starts with {head[:20]!r}, not the Parquet magic bytes PAR1"
+            raise InputError(f"not a Parquet file: {what}", path=self.name)
         text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
         if not text:
             raise InputError("empty file: no comparisons found", path=self.name)

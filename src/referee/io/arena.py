@@ -12,9 +12,11 @@ Fields: ``model_a``, ``model_b``, ``winner`` (``model_a``, ``model_b``, ``tie``,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from referee.errors import InputError
 from referee.io import _arrow as fa
@@ -39,17 +41,37 @@ STYLE = {
     "bold_count_a": "bold_a",
     "bold_count_b": "bold_b",
 }
+#: optional keys of the fast path: key -> (column, conversion)
+OPTIONAL: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "judge": ("voter", lambda c: fa.text(c, ids=True)),
+    "question_id": ("prompt_id", lambda c: fa.text(c, ids=True)),
+    "tstamp": ("tstamp", fa.number),
+    "turn": ("turn", lambda c: fa.number(c, integer=True)),
+    "anony": ("anony", fa.boolean),
+    "language": ("language", fa.text),
+    "category": ("category", fa.text),
+}
+#: arrow types of the scalar keys (for a JSON Lines read of chosen keys); the others are nested
+TYPES: dict[str, pa.DataType] = {
+    "model_a": pa.string(), "model_b": pa.string(), "winner": pa.string(), "judge": pa.string(),
+    "question_id": pa.string(), "tstamp": pa.float64(), "turn": pa.int64(), "anony": pa.bool_(),
+    "language": pa.string(), "category": pa.string(),
+}
+NESTED = frozenset({"conversation_a", "conversation_b", "conv_metadata"})
 #: keys that mark a Chatbot Arena record (besides model_a/model_b/winner)
 MARKERS = frozenset(
     {"anony", "tstamp", "question_id", "conversation_a", "conversation_b", "conv_metadata", "dedup_tag", "category_tag"}
 )
 
 
-def read(src: Source, fast: bool = True, **_: Any) -> Parsed:
-    """Read a battle log, vectorised through pyarrow unless ``fast`` is False."""
+def read(src: Source, fast: bool = True, keep: frozenset[str] | None = None, **_: Any) -> Parsed:
+    """Read a battle log, vectorised through pyarrow unless ``fast`` is False.
+
+    ``keep``: the output columns wanted (None: all); the fast path converts no others.
+    """
     if fast and src.kind in ("jsonl", "json_array"):
         try:
-            return _read_fast(src)
+            return _read_fast(src, keep)
         except InputError:
             raise
         except fa.FAST_PATH_ERRORS:
@@ -57,27 +79,32 @@ def read(src: Source, fast: bool = True, **_: Any) -> Parsed:
     return _read_records(src)
 
 
-def _read_fast(src: Source) -> Parsed:
+def _read_fast(src: Source, keep: frozenset[str] | None = None) -> Parsed:
     """Vectorised pass over an arrow table; raises Fallback whenever anything is unexpected."""
-    tbl = fa.read_jsonl(src) if src.kind == "jsonl" else fa.from_records(src.records(), KEYS)
+    wanted: set[str] | None = None
+    if keep is not None:  # neither parse nor convert the keys nobody asked for
+        wanted = {"model_a", "model_b", "winner"}
+        wanted |= {key for key, (name, _) in OPTIONAL.items() if name in keep}
+        if keep & {"prompt", "response_a", "response_b"}:
+            wanted |= {"conversation_a", "conversation_b"}
+        if keep & set(STYLE.values()):
+            wanted.add("conv_metadata")
+    if src.kind == "jsonl":
+        tbl = fa.read_jsonl(src, None if wanted is None or wanted & NESTED else sorted(wanted), TYPES)
+    else:
+        tbl = fa.from_records(src.records(), KEYS)
     names = set(tbl.column_names)
+    if wanted is not None:
+        names &= wanted
     if not {"model_a", "model_b", "winner"} <= names:
         raise fa.Fallback("missing column")
-    cols: dict[str, Any] = {
-        "model_a": fa.text(tbl["model_a"], required=True),
-        "model_b": fa.text(tbl["model_b"], required=True),
-    }
-    cols["winner"], mapped = fa.labels(tbl["winner"], WINNERS, SYNONYMS)
-    optional = {
-        "judge": ("voter", lambda c: fa.text(c, ids=True)),
-        "question_id": ("prompt_id", lambda c: fa.text(c, ids=True)),
-        "tstamp": ("tstamp", fa.number),
-        "turn": ("turn", lambda c: fa.number(c, integer=True)),
-        "anony": ("anony", fa.boolean),
-        "language": ("language", fa.text),
-        "category": ("category", fa.text),
-    }
-    for key, (name, convert) in optional.items():
+    # model names and labels as Categoricals: a million rows hold a few hundred distinct strings
+    model_a, model_b = fa.categories([tbl["model_a"], tbl["model_b"]])
+    if (model_a.codes < 0).any() or (model_b.codes < 0).any():
+        raise fa.Fallback("missing model name")
+    cols: dict[str, Any] = {"model_a": model_a, "model_b": model_b}
+    cols["winner"], mapped = fa.label_categories(tbl["winner"], WINNERS, SYNONYMS)
+    for key, (name, convert) in OPTIONAL.items():
         if key in names:
             cols[name] = convert(tbl[key])
     conv_a = tbl["conversation_a"] if "conversation_a" in names else None
@@ -90,7 +117,8 @@ def _read_fast(src: Source) -> Parsed:
     if "conv_metadata" in names:
         cols.update(fa.metadata(tbl["conv_metadata"], STYLE))
     frame = pd.DataFrame({k: fa.to_series(v) for k, v in cols.items() if v is not None})
-    frame.insert(3, "judge", "human")
+    if keep is None or "judge" in keep:
+        frame.insert(3, "judge", "human")
     return Parsed(frame, exact=False, mapped=mapped)
 
 

@@ -15,8 +15,6 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pcsv
-import pyarrow.parquet as pq
 
 from referee.errors import InputError
 from referee.io import _arrow as fa
@@ -26,18 +24,31 @@ from referee.schema import OPTIONAL, REQUIRED
 
 TEXT_COLUMNS = frozenset(REQUIRED) | {c for c, k in OPTIONAL.items() if k == "str"}
 NUMBER_COLUMNS = frozenset(c for c, k in OPTIONAL.items() if k != "str")
+#: arrow type of each canonical column, for a JSON Lines read of chosen columns
+TYPES: dict[str, pa.DataType] = {c: pa.string() for c in TEXT_COLUMNS} | {
+    c: pa.int64() if OPTIONAL[c] == "int" else pa.float64() for c in NUMBER_COLUMNS
+}
 
 
-def read(src: Source, fast: bool = True, **_: Any) -> Parsed:
-    """Read a generic table; pyarrow first, an exact line-by-line pass when that fails."""
+def read(src: Source, fast: bool = True, keep: frozenset[str] | None = None, **_: Any) -> Parsed:
+    """Read a generic table; pyarrow first, an exact line-by-line pass when that fails.
+
+    ``keep``: the columns wanted (None: all); the others are not converted (Parquet: not read).
+    """
     if src.kind == "parquet":
-        return _read_parquet(src)
+        return _read_parquet(src, keep)
     if fast:
         try:
-            readers = {"jsonl": fa.read_jsonl, "csv": _read_csv_arrow, "json_array": lambda s: fa.from_records(s.records())}
+            readers = {
+                "jsonl": lambda s: fa.read_jsonl(s, keep, TYPES),
+                "csv": _read_csv_arrow,
+                "json_array": lambda s: fa.from_records(s.records()),
+            }
             tbl = readers[src.kind](src)
             if len(set(tbl.column_names)) != tbl.num_columns:
                 raise fa.Fallback("duplicate column names")
+            if keep is not None:
+                tbl = tbl.select([c for c in tbl.column_names if c in keep])
             return Parsed(_from_table(tbl, _fallback), exact=False)
         except InputError:
             raise
@@ -53,14 +64,38 @@ def _fallback(column: str, t: pa.DataType) -> None:
     raise fa.Fallback(f"{column}: {t}")
 
 
+def _labels(tbl: pa.Table, bad_type: Any) -> dict[str, pd.Categorical]:
+    """``model_a``/``model_b`` (shared categories) and ``winner`` as pandas Categoricals.
+
+    Millions of rows hold a few hundred distinct names: arrow dictionary-encodes them (a
+    Parquet dictionary column is read as one) and only the distinct values reach Python.
+    """
+    out: dict[str, pd.Categorical] = {}
+    for group in (("model_a", "model_b"), ("winner",)):
+        present = [c for c in group if c in tbl.column_names]
+        for c in present:
+            if not fa.is_label_type(tbl[c].type):
+                bad_type(c, tbl[c].type)
+        try:
+            out.update(zip(present, fa.categories([tbl[c] for c in present]), strict=True))
+        except fa.Fallback:
+            bad_type(present[0], tbl[present[0]].type)
+    return out
+
+
 def _from_table(tbl: pa.Table, bad_type: Any) -> pd.DataFrame:
     """Canonical frame from an arrow table; ``bad_type(column, type)`` handles wrong column types."""
+    labels = _labels(tbl, bad_type)
     cols: dict[str, Any] = {}
     for name in tbl.column_names:
         col = tbl[name]
         if name == "_line":
             continue
+        if name in labels:
+            cols[name] = labels[name]
+            continue
         try:
+            col = fa.decode(col)
             if name in TEXT_COLUMNS:
                 col = fa.text(col, ids=name not in REQUIRED)
             elif name in NUMBER_COLUMNS:
@@ -70,13 +105,24 @@ def _from_table(tbl: pa.Table, bad_type: Any) -> pd.DataFrame:
         except fa.Fallback:
             bad_type(name, col.type)
         cols[name] = pd.Series([None] * tbl.num_rows, dtype=object) if col is None else fa.to_series(col)
-    return pd.DataFrame(cols)
+    return pd.DataFrame(cols, copy=False)
 
 
-def _read_parquet(src: Source) -> Parsed:
-    """Parquet carries column types: a wrong one is reported for the column (no line)."""
+def _read_parquet(src: Source, keep: frozenset[str] | None = None) -> Parsed:
+    """Parquet carries column types: a wrong one is reported for the column (no line).
+
+    String columns may be stored plain or dictionary-encoded (pandas writes a ``category``
+    column so); both are text.  ``model_a``/``model_b``/``winner`` are read straight into
+    dictionaries, so their millions of strings are never decoded one by one.
+    """
+    import pyarrow.parquet as pq  # here, not at import: `referee rank x.jsonl` never loads it
+
+    source = src.path if src.compression is None else pa.BufferReader(src.data)
     try:
-        tbl = pq.read_table(src.path if src.compression is None else pa.BufferReader(src.data))
+        schema = pq.read_schema(source)
+        as_dictionary = [f.name for f in schema if f.name in REQUIRED and fa.is_text(f.type)]
+        names = None if keep is None else list(dict.fromkeys(n for n in schema.names if n in keep))
+        tbl = pq.read_table(source, columns=names, read_dictionary=as_dictionary or None)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise InputError(f"not a readable Parquet file: {exc}", path=src.name) from None
     dupes = sorted({c for c in tbl.column_names if tbl.column_names.count(c) > 1})
@@ -98,8 +144,11 @@ def _delimiter(src: Source) -> str:
 
 def _read_csv_arrow(src: Source) -> pa.Table:
     """pyarrow CSV parse; canonical text columns stay strings ("1" is not a number there)."""
+    import pyarrow.csv as pcsv
+
+    labels = pa.dictionary(pa.int32(), pa.string())  # few distinct values: parsed straight into dictionaries
     convert = pcsv.ConvertOptions(
-        column_types={c: pa.string() for c in TEXT_COLUMNS},
+        column_types={c: labels if c in REQUIRED else pa.string() for c in TEXT_COLUMNS},
         null_values=[""],
         strings_can_be_null=True,
     )
