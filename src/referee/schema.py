@@ -105,11 +105,11 @@ def validate(
                 path=source,
                 field=col,
             )
-    out = df.copy()
+    out = df.copy(deep=False)  # columns are replaced, never modified in place
     factorised: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for col in ("model_a", "model_b"):
         # factorise once: checks and conversions then touch the few distinct values only
-        codes, uniques = pd.factorize(out[col], use_na_sentinel=True)
+        codes, uniques = _factorize(out[col])
         names = np.array([str(u) for u in uniques], dtype=object)
         blank = np.array([not n.strip() or not isinstance(u, str | int | np.integer) for n, u in zip(names, uniques, strict=True)], dtype=bool)
         bad = (codes < 0) | (blank[codes] if names.size else False)
@@ -120,7 +120,7 @@ def validate(
             out[col] = names[codes]
     if "winner" not in out.columns:
         out["winner"] = winner_from_prob(out["prob_a"].to_numpy(dtype=float))
-    codes, uniques = pd.factorize(out["winner"], use_na_sentinel=True)
+    codes, uniques = _factorize(out["winner"])
     known_u = np.array([isinstance(u, str) and u in WINNERS for u in uniques], dtype=bool)
     known = (codes >= 0) & (known_u[codes] if uniques.size else False)
     if not known.all():
@@ -136,6 +136,10 @@ def validate(
         if col not in out.columns:
             continue
         if kind in ("float", "int"):
+            if pd.api.types.is_numeric_dtype(out[col].dtype) and not pd.api.types.is_bool_dtype(out[col].dtype):
+                if kind == "float" and out[col].dtype != float:
+                    out[col] = out[col].astype(float)
+                continue
             num = pd.to_numeric(out[col], errors="coerce")
             bad = num.isna().to_numpy() & out[col].notna().to_numpy()
             if bad.any():
@@ -152,7 +156,7 @@ def validate(
             raise InputError("prob_a must lie in [0, 1]", path=source, line=_first_bad(bad, out), field="prob_a")
     if "weight" in out.columns:
         wt = out["weight"].to_numpy(dtype=float)
-        bad = ~np.isfinite(wt) | (wt < 0)
+        bad = ~np.isnan(wt) & (~np.isfinite(wt) | (wt < 0))  # a missing weight is 1
         if bad.any():
             raise InputError("weight must be a finite number >= 0", path=source, line=_first_bad(bad, out), field="weight")
     if "strength" in out.columns:
@@ -261,6 +265,13 @@ def name_warning(groups: list[dict[str, Any]], merge_case: bool, source: str | N
     return f"{where}model names that differ only by case or surrounding whitespace: {shown}{hint}"
 
 
+def _factorize(col: pd.Series) -> tuple[np.ndarray, Any]:
+    """(codes, distinct values) with −1 for missing; a Categorical's own codes (no hashing)."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        return col.cat.codes.to_numpy(), np.asarray(col.cat.categories, dtype=object)
+    return pd.factorize(col, use_na_sentinel=True)
+
+
 def winner_from_prob(prob_a: np.ndarray, eps: float = 1e-12) -> np.ndarray:
     """Hard label from a soft verdict: a if P(a) > 0.5, b if < 0.5, tie at exactly 0.5."""
     p = np.asarray(prob_a, dtype=float)
@@ -269,7 +280,10 @@ def winner_from_prob(prob_a: np.ndarray, eps: float = 1e-12) -> np.ndarray:
 
 def outcome_codes(winner: pd.Series | np.ndarray) -> np.ndarray:
     """Map winner labels to the integer codes A_WINS, B_WINS, TIES, BOTHBAD."""
-    codes, uniques = pd.factorize(np.asarray(winner), use_na_sentinel=True)
+    if isinstance(winner, pd.Series):
+        codes, uniques = _factorize(winner)
+    else:
+        codes, uniques = pd.factorize(np.asarray(winner), use_na_sentinel=True)
     lookup = np.array([WINNERS.index(u) if u in WINNERS else -1 for u in uniques], dtype=np.int8)
     out = lookup[codes] if uniques.size else np.zeros(0, dtype=np.int8)
     if (codes < 0).any() or (out < 0).any():

@@ -43,18 +43,24 @@ MIN_ROUNDS = 10  # fewer bootstrap rounds cannot give a 95% percentile interval
 LC_MIN_MODELS = 5  # below this, the data-driven instruction difficulty of the LC GLM is weak
 
 
-def load(data: Any, format: str | None = None, *, merge_case: bool = False) -> pd.DataFrame:
+def load(
+    data: Any, format: str | None = None, *, merge_case: bool = False, columns: Sequence[str] | None = None
+) -> pd.DataFrame:
     """A validated comparisons table from a DataFrame, a path or a list of paths.
 
     ``merge_case`` merges model names that differ only by case (see
-    :func:`referee.schema.normalise_names`).
+    :func:`referee.schema.normalise_names`).  ``columns``, for files: read only these
+    besides the verdict columns, with model and winner labels as Categoricals (the fast
+    path of a plain ``referee rank``: no text columns, no string hashing).
     """
     if isinstance(data, pd.DataFrame):
         return validate(data, merge_case=merge_case)
     from referee.io import read
 
     paths = [data] if isinstance(data, str | Path) else list(data)
-    return read(paths, format=format, merge_case=merge_case)
+    if columns is None:
+        return read(paths, format=format, merge_case=merge_case)
+    return read(paths, format=format, merge_case=merge_case, categories=True, columns=columns)
 
 
 def drop_self_battles(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
@@ -209,7 +215,8 @@ def rank(
 
         lc_difficulty = read_difficulty(lc_difficulty) if isinstance(lc_difficulty, str | Path) else lc_difficulty
     anchor_pair = parse_anchor(anchor)
-    df_all = load(data, format, merge_case=merge_case)
+    df_all = load(data, format, merge_case=merge_case,
+                  columns=_columns_needed(model, style, baseline, lc, cluster))
     dropped = dict(df_all.attrs.get("dropped", {}))
     df, n_self = drop_self_battles(df_all)
     if n_self:
@@ -258,49 +265,54 @@ def rank(
 
         meta["name_variants"] = df_all.attrs["name_variants"]
         meta.setdefault("notes", []).append(name_warning(meta["name_variants"], merge_case))
-    boot = dict(rounds=rounds, seed=seed, workers=workers, progress=progress)
-    if model == "elo":
-        fit, intervals = _elo(df, cells, elo_k, elo_shuffles, ci, level, boot)
-    elif style_list:
-        fit, intervals = _style(
-            df, cells, model, style_list, style_unit, first_position, ci, cluster, level, prior, soft, boot
-        )
-        meta["method"] = f"{model}+style"
-        meta["style_coefficients"] = {k.removeprefix("style:"): v for k, v in fit.extra.items() if k.startswith("style:")}
-        meta["style_coefficients_se"] = {
-            k.removeprefix("style:"): v for k, v in fit.extra_se.items() if k.startswith("style:")
-        }
-    else:
-        fitter = _cell_fitter(model, ties, graded_mode, first_position)
-        fit = fitter(cells, prior)
-        intervals = _cell_intervals(cells, fit, fitter, model, ties, graded_mode, first_position, ci, level, boot)
-        if graded_mode != "none":
-            meta["method"] = f"{model}-{graded_mode}"
-    if intervals is not None and intervals.method.startswith("bootstrap"):
-        meta["bootstrap_failed"] = intervals.failed
-        meta["bootstrap_penalised"] = intervals.penalised
-        if intervals.failed:
-            meta["notes"].append(
-                f"{intervals.failed} of {rounds} bootstrap resamples left a model without any comparison and were "
-                "dropped; the intervals use the others."
+    # BLAS on one thread: the systems are small (M × M), and threads fighting over busy cores
+    # made a 150-model Newton solve several times slower (measured here)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1 if cells.n_models <= 500 else None, user_api="blas"):
+        boot = dict(rounds=rounds, seed=seed, workers=workers, progress=progress)
+        if model == "elo":
+            fit, intervals = _elo(df, cells, elo_k, elo_shuffles, ci, level, boot)
+        elif style_list:
+            fit, intervals = _style(
+                df, cells, model, style_list, style_unit, first_position, ci, cluster, level, prior, soft, boot
             )
-        if intervals.penalised:
-            meta["notes"].append(
-                f"in {intervals.penalised} of {rounds} bootstrap resamples some model never won or never lost; "
-                "those were fitted with the same weak prior as separated data."
-            )
-        if intervals.method == "bootstrap+laplace":
-            meta["notes"].append(
-                "the data separate (a model never won or never lost), so every resample does too: bootstrap "
-                "intervals are widened to the Laplace (posterior) intervals."
-            )
-    for key in ("tie_parameter", "first_position"):
-        if key in fit.extra:
-            meta[key] = fit.extra[key]
-            meta[f"{key}_se"] = fit.extra_se.get(key)
-    meta["parameters"] = fit.extra or None
-    meta["loglik"] = fit.loglik  # maximised log-likelihood (segment LR test, referee.rank.segments)
-    table, win_prob = _table(fit, intervals, cells, level, anchor_pair, seed)
+            meta["method"] = f"{model}+style"
+            meta["style_coefficients"] = {k.removeprefix("style:"): v for k, v in fit.extra.items() if k.startswith("style:")}
+            meta["style_coefficients_se"] = {
+                k.removeprefix("style:"): v for k, v in fit.extra_se.items() if k.startswith("style:")
+            }
+        else:
+            fitter = _cell_fitter(model, ties, graded_mode, first_position)
+            fit = fitter(cells, prior)
+            intervals = _cell_intervals(cells, fit, fitter, model, ties, graded_mode, first_position, ci, level, boot)
+            if graded_mode != "none":
+                meta["method"] = f"{model}-{graded_mode}"
+        if intervals is not None and intervals.method.startswith("bootstrap"):
+            meta["bootstrap_failed"] = intervals.failed
+            meta["bootstrap_penalised"] = intervals.penalised
+            if intervals.failed:
+                meta["notes"].append(
+                    f"{intervals.failed} of {rounds} bootstrap resamples left a model without any comparison and were "
+                    "dropped; the intervals use the others."
+                )
+            if intervals.penalised:
+                meta["notes"].append(
+                    f"in {intervals.penalised} of {rounds} bootstrap resamples some model never won or never lost; "
+                    "those were fitted with the same weak prior as separated data."
+                )
+            if intervals.method == "bootstrap+laplace":
+                meta["notes"].append(
+                    "the data separate (a model never won or never lost), so every resample does too: bootstrap "
+                    "intervals are widened to the Laplace (posterior) intervals."
+                )
+        for key in ("tie_parameter", "first_position"):
+            if key in fit.extra:
+                meta[key] = fit.extra[key]
+                meta[f"{key}_se"] = fit.extra_se.get(key)
+        meta["parameters"] = fit.extra or None
+        meta["loglik"] = fit.loglik  # maximised log-likelihood (segment LR test, referee.rank.segments)
+        table, win_prob = _table(fit, intervals, cells, level, anchor_pair, seed)
     if baseline is not None:
         table, lc_meta = _add_win_rates(table, df, baseline, lc, lc_length, lc_difficulty, lc_rounds, seed, workers)
         meta["baseline"] = baseline
@@ -314,6 +326,23 @@ def rank(
             )
     meta["notes"] = meta["notes"] or None
     return Leaderboard(table=table, meta=meta, win_prob=win_prob)
+
+
+def _columns_needed(
+    model: str, style: Sequence[str] | str | None, baseline: str | None, lc: bool, cluster: str | None
+) -> list[str] | None:
+    """Columns a plain fit reads besides the verdicts (None: all — style control and win
+    rates need the texts)."""
+    if style or baseline is not None or lc:
+        return None
+    cols = ["pair_id", "prompt_id", "order"]
+    if model == "elo":
+        cols.append("tstamp")
+    if cluster in ("prompt", "prompt_id"):
+        cols.append("prompt")
+    elif cluster and cluster != "none":
+        cols.append(cluster)
+    return cols
 
 
 def _cluster_column(df: pd.DataFrame, cluster: str | None) -> tuple[str | None, str | None]:

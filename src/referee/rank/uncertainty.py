@@ -158,6 +158,7 @@ def bootstrap_bt(
     ties: str = "half",
     tol: float = 1e-9,
     max_iter: int = 100,
+    quasi_iter: int = 12,
     chunk: int = 50,
     workers: int = 2,
     progress: Progress | None = None,
@@ -194,6 +195,12 @@ def bootstrap_bt(
     cols = np.stack([pa * m + pa, pb * m + pb, pa * m + pb, pb * m + pa], axis=1).ravel()
     lap = sparse.csr_matrix((np.tile([1.0, 1.0, -1.0, -1.0], n_pair), (rows, cols)), shape=(n_pair, m * m))
     fixed = prior * np.eye(m)
+    # the full-data information, inverted once: quasi-Newton steps H₀⁻¹g for every round
+    w0 = np.asarray(a_w.T @ unit_n).ravel()
+    p0 = expit(fit.theta[pa] - fit.theta[pb])
+    h0 = (lap.T @ (w0 * p0 * (1.0 - p0))).reshape(m, m) + fixed
+    h0 += max(1.0, float(np.abs(h0).max())) / m
+    h0_inv = np.linalg.inv(h0)
 
     def job(r: int, ss: np.random.SeedSequence) -> tuple[np.ndarray, int]:
         mult = draw_counts(np.random.default_rng(ss), unit_n, r)
@@ -204,6 +211,19 @@ def bootstrap_bt(
         separated = ~missing & _degenerate(wr, tr, pa, pb, m, prior)
         theta = np.tile(fit.theta, (r, 1))
         done = missing | separated
+        # quasi-Newton with the full-data information: a resample's information differs by
+        # O(1/√n), so this converges linearly at that rate, each step one (r × M)·(M × M)
+        # product; rounds not done after a few steps finish with exact batched Newton below
+        for _ in range(quasi_iter):
+            if done.all():
+                break
+            live = np.flatnonzero(~done)
+            th = theta[live]
+            prob = expit(th[:, pa] - th[:, pb])
+            grad = np.asarray((incid.T @ (tr[live] - wr[live] * prob).T).T) - prior * th
+            step = grad @ h0_inv
+            theta[live] = centre(th + step)
+            done[live] |= np.abs(step).max(axis=1) < tol * 0.1
         for _ in range(max_iter):
             if done.all():
                 break
@@ -283,19 +303,28 @@ def _solve_each(hess: np.ndarray, grad: np.ndarray) -> tuple[np.ndarray, np.ndar
 def _degenerate(wr: np.ndarray, tr: np.ndarray, a: np.ndarray, b: np.ndarray, m: int, prior: float) -> np.ndarray:
     """Rounds whose MLE does not exist: the "has scored against" digraph (an edge for any
     win or half tie) is not strongly connected (Ford 1957) — a model never won, never lost,
-    or the resample split the models into groups that never met."""
-    if prior > 0:
-        return np.zeros(wr.shape[0], dtype=bool)
-    from scipy.sparse.csgraph import connected_components
+    or the resample split the models into groups that never met.
 
-    out = np.zeros(wr.shape[0], dtype=bool)
-    won_a = tr > 1e-12
-    won_b = (wr - tr) > 1e-12
-    for i in range(wr.shape[0]):
-        src = np.concatenate([a[won_a[i]], b[won_b[i]]])
-        dst = np.concatenate([b[won_a[i]], a[won_b[i]]])
-        g = sparse.coo_matrix((np.ones(src.size), (src, dst)), shape=(m, m))
-        out[i] = connected_components(g, directed=True, connection="strong")[0] > 1
+    Strongly connected ⇔ every model is reachable from model 0 along edges and along
+    reversed edges; both searches run for all rounds at once on (rounds × M × M) boolean
+    adjacency matrices (a few sweeps: arenas have small diameters)."""
+    r = wr.shape[0]
+    if prior > 0 or r == 0:
+        return np.zeros(r, dtype=bool)
+    adj = np.zeros((r, m, m), dtype=bool)
+    adj[:, a, b] = tr > 1e-12
+    adj[:, b, a] |= (wr - tr) > 1e-12
+    out = np.zeros(r, dtype=bool)
+    fwd = adj.astype(np.float32)
+    for g in (fwd, fwd.transpose(0, 2, 1)):
+        reach = np.zeros((r, m), dtype=bool)
+        reach[:, 0] = True
+        while True:
+            new = reach | (np.einsum("ri,rij->rj", reach.astype(np.float32), g) > 0)
+            if (new == reach).all():
+                break
+            reach = new
+        out |= ~reach.all(axis=1)
     return out
 
 
@@ -419,9 +448,16 @@ def win_matrix(
     diff = fit.theta[:, None] - fit.theta[None, :]
     prob = expit(diff)
     if intervals.samples is not None and intervals.method == "bootstrap":
+        # σ is monotone: quantiles of the differences, mapped through σ once (the lower
+        # bound of P(j beats i) is 1 − the upper bound of P(i beats j), so half suffices)
         s = intervals.samples
-        sd = s[:, :, None] - s[:, None, :]
-        lo, hi = np.quantile(expit(sd), [0.5 - level / 2, 0.5 + level / 2], axis=0)
+        m = s.shape[1]
+        iu = np.triu_indices(m, 1)
+        sd = s[:, iu[0]] - s[:, iu[1]]
+        q = np.quantile(sd, [0.5 - level / 2, 0.5 + level / 2], axis=0)
+        lo, hi = np.full((m, m), 0.5), np.full((m, m), 0.5)
+        lo[iu], hi[iu] = expit(q[0]), expit(q[1])
+        lo.T[iu], hi.T[iu] = 1.0 - hi[iu], 1.0 - lo[iu]
         return prob, lo, hi
     cov = intervals.cov if intervals.cov is not None else np.diag(intervals.se**2)
     var = np.diag(cov)[:, None] + np.diag(cov)[None, :] - 2 * cov
