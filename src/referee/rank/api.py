@@ -358,8 +358,7 @@ def _cluster_column(df: pd.DataFrame, cluster: str | None) -> tuple[str | None, 
     if cluster is None:
         if "pair_id" in df.columns and df["pair_id"].notna().any() and df["pair_id"].duplicated().any():
             cluster = "pair_id"
-        elif "prompt_id" in df.columns and df["prompt_id"].dropna().duplicated().any():
-            n = int(df["prompt_id"].nunique())
+        elif "prompt_id" in df.columns and (n := int(df["prompt_id"].nunique())) < int(df["prompt_id"].notna().sum()):
             note = (
                 f"{len(df):,} comparisons share {n:,} prompts; rows are treated as independent. If outcomes on one "
                 "prompt are correlated, use cluster='prompt_id' (--cluster prompt_id) for cluster-robust intervals."
