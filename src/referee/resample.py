@@ -205,7 +205,12 @@ def _one_by_one(statistic: Statistic, mult: np.ndarray) -> np.ndarray:
 
 
 def percentile_interval(samples: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile interval per column, ignoring failed (NaN) rounds; NaN where none succeeded."""
+    """Percentile interval per column, ignoring failed (NaN) rounds; NaN where none succeeded.
+
+    The α-quantile of B replicates is the (B+1)α-th order statistic (interpolated; Hyndman &
+    Fan's type 6, numpy's ``weibull``), as Davison & Hinkley (1997, §5.2) recommend: it is
+    unbiased for the α point of the bootstrap distribution, where numpy's default (type 7)
+    pulls both ends inward and makes intervals from a few hundred rounds too narrow."""
     s = np.asarray(samples, dtype=float)
     if s.ndim == 1:
         s = s[:, None]
@@ -214,7 +219,7 @@ def percentile_interval(samples: np.ndarray, level: float = 0.95) -> tuple[np.nd
     ok = np.isfinite(s).any(axis=0)
     if ok.any():
         with np.errstate(all="ignore"):
-            q = np.nanquantile(s[:, ok], [0.5 - level / 2, 0.5 + level / 2], axis=0)
+            q = np.nanquantile(s[:, ok], [0.5 - level / 2, 0.5 + level / 2], axis=0, method="weibull")
         lo[ok], hi[ok] = q[0], q[1]
     return lo, hi
 
@@ -252,5 +257,5 @@ def bca_interval(
         if not (np.isfinite(z0[j]) and np.isfinite(out[0][j]) and np.isfinite(out[1][j])) or b[j] == 0:
             continue
         col = s[valid[:, j], j]
-        lo[j], hi[j] = np.quantile(col, [out[0][j], out[1][j]])
+        lo[j], hi[j] = np.quantile(col, [out[0][j], out[1][j]], method="weibull")
     return lo, hi

@@ -125,25 +125,26 @@ def _graded_mode(cells: Cells, graded: str) -> str:
 
 
 def _cell_fitter(model: str, ties: str, graded: str, home: bool):
-    """The cell-based fitting function ``fitter(cells, prior)`` for the chosen model."""
+    """The cell-based fitting function ``fitter(cells, prior, theta0=None)`` for the chosen model."""
     if model == "bt":
         if graded == "ordinal":
             from referee.rank.graded import fit_ordinal
 
-            return lambda c, prior: fit_ordinal(c, home=home, prior=prior)
+            return lambda c, prior, theta0=None: fit_ordinal(c, home=home, prior=prior, theta0=theta0)
         if graded == "arena-hard":
             from referee.rank.graded import arena_hard_weights
 
-            return lambda c, prior: fit_bt(arena_hard_weights(c), ties=ties, home=home, prior=prior)
-        return lambda c, prior: fit_bt(c, ties=ties, home=home, prior=prior)
+            return lambda c, prior, theta0=None: fit_bt(arena_hard_weights(c), ties=ties, home=home, prior=prior,
+                                                        theta0=theta0)
+        return lambda c, prior, theta0=None: fit_bt(c, ties=ties, home=home, prior=prior, theta0=theta0)
     if model == "davidson":
         from referee.rank.ties import fit_davidson
 
-        return lambda c, prior: fit_davidson(c, home=home, prior=prior)
+        return lambda c, prior, theta0=None: fit_davidson(c, home=home, prior=prior, theta0=theta0)
     if model == "rao-kupper":
         from referee.rank.ties import fit_rao_kupper
 
-        return lambda c, prior: fit_rao_kupper(c, home=home, prior=prior)
+        return lambda c, prior, theta0=None: fit_rao_kupper(c, home=home, prior=prior, theta0=theta0)
     raise InputError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}", field="model")
 
 
@@ -406,7 +407,7 @@ def _cell_intervals(
     else:
         exists = (lambda c: mle_exists(pair_stats(c, ties))) if model == "bt" else (
             lambda c: mle_exists(pair_stats(c, "half")))
-        out = bootstrap_generic(cells, fitter, prior=prior, exists=exists, **boot)
+        out = bootstrap_generic(cells, fitter, prior=prior, exists=exists, theta0=fit.theta, **boot)
     return _finish_bootstrap(fit, out, level, boot, cells.clustered)
 
 

@@ -68,7 +68,7 @@ def _start(names: list[str], tie: float, weak: float) -> np.ndarray:
     return np.array([start[nm] for nm in names])
 
 
-def fit_ordinal(cells: Cells, home: bool = False, prior: float = 0.0) -> Fit:
+def fit_ordinal(cells: Cells, home: bool = False, prior: float = 0.0, theta0: np.ndarray | None = None) -> Fit:
     """Cumulative-logit (ordinal) Bradley–Terry over graded verdicts, by maximum likelihood.
 
     ``P(Y ≤ k) = σ(c_k − (θ_a − θ_b + h))`` with symmetric cut-points ``(−c₂, −c₁, c₁, c₂)``
@@ -97,7 +97,8 @@ def fit_ordinal(cells: Cells, home: bool = False, prior: float = 0.0) -> Fit:
     def terms(d: np.ndarray, phi: np.ndarray, derivs: bool) -> tuple:
         return cumulative_terms(d, phi, cat, cmat, c0, derivs)
 
-    sol = newton_cells(cells, terms, _start(names, share["tie"], share["weak"]), home=home, prior=prior)
+    sol = newton_cells(cells, terms, _start(names, share["tie"], share["weak"]), home=home, prior=prior,
+                       theta0=theta0)
     fit, raw, raw_se = to_fit(cells, sol, names, "ordinal", home)
     fit.extra.update(raw)
     fit.extra_se.update(raw_se)

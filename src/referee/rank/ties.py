@@ -296,6 +296,7 @@ def newton_cells(
     prior: float = 0.0,
     max_iter: int = 200,
     gtol: float = 1e-9,
+    theta0: np.ndarray | None = None,
 ) -> Solution:
     """Maximise ``Σ_k w_k ℓ(d_k, φ) − ½·prior·‖θ‖²`` over (θ, h, φ), ``d_k = θ_a − θ_b + h``.
 
@@ -313,7 +314,8 @@ def newton_cells(
     a, b, w = cells.a, cells.b, cells.w
     q = len(phi0)
     idx = np.r_[0, 0, 1 : q + 1] if home else np.arange(q + 1)
-    x = np.concatenate([np.zeros(m), np.zeros(int(home)), np.asarray(phi0, dtype=float)])
+    start = np.zeros(m) if theta0 is None else centre(np.asarray(theta0, dtype=float))
+    x = np.concatenate([start, np.zeros(int(home)), np.asarray(phi0, dtype=float)])
     tol = max(gtol, 1e-14 * float(w.sum()))
 
     def unpack(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -409,10 +411,13 @@ class TieModel:
         fit.extra["tie_parameter"], fit.extra_se["tie_parameter"] = value, se
 
 
-def _fit_cells(cells: Cells, model: Callable[[np.ndarray, np.ndarray], TieModel], home: bool, prior: float) -> Fit:
+def _fit_cells(
+    cells: Cells, model: Callable[[np.ndarray, np.ndarray], TieModel], home: bool, prior: float,
+    theta0: np.ndarray | None = None,
+) -> Fit:
     cells = cells.select(cells.w > 0)
     spec = model(cells.y, cells.w)
-    sol = newton_cells(cells, spec.terms, spec.phi0, home=home, prior=prior)
+    sol = newton_cells(cells, spec.terms, spec.phi0, home=home, prior=prior, theta0=theta0)
     fit, raw, raw_se = to_fit(cells, sol, spec.names, spec.method, home)
     spec.report(fit, raw, raw_se)
     return fit
@@ -439,16 +444,17 @@ def davidson_model(y: np.ndarray, w: np.ndarray) -> TieModel:
     return TieModel(terms, phi0, "davidson", "log_nu" if has_ties else None, 0.0)
 
 
-def fit_davidson(cells: Cells, home: bool = False, prior: float = 0.0) -> Fit:
+def fit_davidson(cells: Cells, home: bool = False, prior: float = 0.0, theta0: np.ndarray | None = None) -> Fit:
     """Davidson (1970) tie model, by maximum likelihood on cells.
 
     ``P(a) = π_a / (π_a + π_b + ν√(π_aπ_b))``, ``P(b)`` likewise, ``P(tie) = ν√(π_aπ_b)/(…)``
     with ``π = exp(θ)`` (times ``γ = exp(h)`` on the shown-first model when ``home``).
     Reports ``extra["tie_parameter"] = ν`` (SE by the delta method from log ν) and
     ``extra["first_position"] = h``.  Without ties ν is fixed at 0 (plain Bradley–Terry,
-    SE nan).  ``prior`` adds ``−½·prior·‖θ‖²`` (keeps degenerate data finite).
+    SE nan).  ``prior`` adds ``−½·prior·‖θ‖²`` (keeps degenerate data finite); ``theta0``
+    starts Newton there (a bootstrap round starts at the full-data fit).
     """
-    return _fit_cells(cells, davidson_model, home, prior)
+    return _fit_cells(cells, davidson_model, home, prior, theta0)
 
 
 # ----------------------------------------------------------------------------- Rao–Kupper
@@ -471,7 +477,7 @@ def rao_kupper_model(y: np.ndarray, w: np.ndarray) -> TieModel:
     return TieModel(terms, phi0, "rao_kupper", "tau" if has_ties else None, 1.0)
 
 
-def fit_rao_kupper(cells: Cells, home: bool = False, prior: float = 0.0) -> Fit:
+def fit_rao_kupper(cells: Cells, home: bool = False, prior: float = 0.0, theta0: np.ndarray | None = None) -> Fit:
     """Rao–Kupper (1967) tie model, by maximum likelihood on cells.
 
     ``P(a beats b) = π_a/(π_a + θ_RK π_b)``, ``P(tie) = (θ_RK² − 1)π_aπ_b/((π_a + θ_RK π_b)(π_b + θ_RK π_a))``,
@@ -479,4 +485,4 @@ def fit_rao_kupper(cells: Cells, home: bool = False, prior: float = 0.0) -> Fit:
     and ``d = θ_a − θ_b (+ h)``.  Reports ``extra["tie_parameter"] = θ_RK`` (delta-method SE)
     and ``extra["first_position"] = h``.  Without ties θ_RK is fixed at 1 (SE nan).
     """
-    return _fit_cells(cells, rao_kupper_model, home, prior)
+    return _fit_cells(cells, rao_kupper_model, home, prior, theta0)

@@ -330,12 +330,13 @@ def _degenerate(wr: np.ndarray, tr: np.ndarray, a: np.ndarray, b: np.ndarray, m:
 
 def bootstrap_generic(
     cells: Cells,
-    fitter: Callable[[Cells, float], Fit],
+    fitter: Callable[..., Fit],
     *,
     rounds: int = 1000,
     seed: int = 0,
     prior: float = 0.0,
     exists: Callable[[Cells], bool] | None = None,
+    theta0: np.ndarray | None = None,
     workers: int = 2,
     progress: Progress | None = None,
 ) -> Rounds:
@@ -363,7 +364,7 @@ def bootstrap_generic(
             if not use and exists is not None and not exists(c):
                 use, pen = WEAK_PRIOR, pen + 1
             try:
-                f = fitter(c, use)
+                f = fitter(c, use, theta0=theta0)
             except (ArithmeticError, ValueError, np.linalg.LinAlgError):
                 continue
             if np.all(np.isfinite(f.theta)):
