@@ -276,7 +276,7 @@ def test_arena(tmp_path: Path, compression: str, array: bool) -> None:
 
 def test_arena_fast_and_exact_paths_agree(tmp_path: Path) -> None:
     from referee.io import arena, labels_as_categories
-    from referee.io._source import Source
+    from referee.io.source import Source
     from referee.schema import validate
 
     path = dump(tmp_path / "battles.jsonl", ARENA)

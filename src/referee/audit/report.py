@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from referee.report.audit_text import SUMMARY, describe, fmt_metric
 from referee.report.output import Renderable, clean, emit
 
 CONTRACT: tuple[str, ...] = (
@@ -51,30 +52,6 @@ CONTRACT: tuple[str, ...] = (
     "self_preference",
     "flags",
 )
-
-#: contract metrics shown in summaries, with short labels
-SUMMARY: tuple[tuple[str, str], ...] = (
-    ("accuracy", "accuracy"),
-    ("kappa", "κ"),
-    ("position_consistency", "consistency"),
-    ("first_position_rate", "first-shown wins"),
-    ("prefer_longer_rate", "prefers longer"),
-    ("self_preference", "self-pref."),
-    ("transitivity_violation_rate", "intransitive"),
-    ("prob_order_inconsistency", "P order-incons."),
-    ("ece", "ECE (gold)"),
-)
-
-
-def fmt_metric(m: dict[str, Any] | None, digits: int = 3, pct: bool = False) -> str:
-    """'0.856 [0.832, 0.879]' (or percentages), '–' when missing."""
-    if not m or m.get("value") is None:
-        return "–"
-    f = (lambda x: f"{100 * x:.1f}%") if pct else (lambda x: f"{x:.{digits}f}")
-    if m.get("ci_low") is None:
-        return f(m["value"])
-    return f"{f(m['value'])} [{f(m['ci_low'])}, {f(m['ci_high'])}]"
-
 
 @dataclass
 class AuditReport(Renderable):
@@ -127,19 +104,6 @@ class AuditReport(Renderable):
             lines.append(f"  {j}: n={d['n']} aligned={d['aligned']} accuracy={fmt_metric(d.get('accuracy'))} "
                          f"first-shown={fmt_metric(d.get('first_position_rate'))}")
         return "\n".join(lines)
-
-
-def describe(meta: dict[str, Any]) -> str:
-    """One sentence on how the audit was computed."""
-    a = meta.get("alignment", {})
-    parts = [f"{a.get('verdicts', '?')} verdicts"]
-    if "aligned" in a:
-        parts.append(f"{a['aligned']} aligned to {a.get('gold_rows')} gold labels by {a.get('key')}")
-    parts.append(f"tie policy {meta.get('tie_policy')}")
-    level = round(100 * meta.get("level", 0.95))
-    parts.append(f"{level}% percentile CIs from {meta.get('rounds')} bootstrap rounds clustered by "
-                 f"{meta.get('cluster_by')} ({meta.get('clusters')} clusters, seed {meta.get('seed')})")
-    return "; ".join(parts) + "."
 
 
 def audit_markdown(report: AuditReport) -> str:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from referee.audit.report import SUMMARY, describe
+from referee.report.audit_text import SUMMARY, describe
 
 if TYPE_CHECKING:
-    from referee.audit.report import AuditReport
+    from referee.report.data import AuditData
 
 
-def print_audit(report: AuditReport, console: Any = None) -> None:
+def print_audit(report: AuditData, console: Any = None) -> None:
     from rich.console import Console
     from rich.table import Table
 

@@ -36,8 +36,8 @@ from referee.io import (
     pandalm,
     prd,
 )
-from referee.io._source import Parsed, Source, expand_paths, relocate
 from referee.io.detect import FORMATS, detect, is_side_file
+from referee.io.source import Parsed, Source, expand_paths, relocate
 from referee.io.write import write
 from referee.schema import REQUIRED, validate
 

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from referee.io._source import no_gc
+from referee.io.source import no_gc
 
 
 class Fallback(Exception):

@@ -20,8 +20,8 @@ from typing import Any
 
 import pandas as pd
 
-from referee.io._fields import Fields, describe
-from referee.io._source import Parsed, Source
+from referee.io.fields import Fields, describe
+from referee.io.source import Parsed, Source
 from referee.schema import winner_from_prob
 
 UNPARSED = "unparsed_verdict"  # preference is null/NaN

@@ -20,8 +20,8 @@ import pyarrow as pa
 
 from referee.errors import InputError
 from referee.io import _arrow as fa
-from referee.io._fields import Fields
-from referee.io._source import Parsed, Source
+from referee.io.fields import Fields
+from referee.io.source import Parsed, Source
 from referee.schema import WINNERS
 
 SYNONYMS = {"both_bad": "tie (bothbad)"}

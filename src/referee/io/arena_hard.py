@@ -21,8 +21,8 @@ from typing import Any
 
 import pandas as pd
 
-from referee.io._fields import Fields, describe
-from referee.io._source import Parsed, Source
+from referee.io.fields import Fields, describe
+from referee.io.source import Parsed, Source
 
 UNPARSED = "unparsed_verdict"  # score is null
 MISSING_GAME = "missing_game"  # the game itself is null (failed API call)

@@ -27,9 +27,9 @@ from typing import Any
 import pandas as pd
 
 from referee.errors import InputError
-from referee.io._fields import Fields, describe
-from referee.io._gold import GOLD, companion, text_id
-from referee.io._source import Parsed, Source, inner_suffix
+from referee.io.fields import Fields, describe
+from referee.io.gold import GOLD, companion, text_id
+from referee.io.source import Parsed, Source, inner_suffix
 
 KEYS = frozenset({"scenario", "label", "prompt", "response 1", "response 2"})
 LABELS = {0: "model_a", 1: "model_b", 2: "tie"}

@@ -10,7 +10,7 @@ from typing import Any, NoReturn
 
 from referee.errors import InputError
 from referee.io import arena, autoj, judgebench, llmbar, mt_bench, pairs, pandalm, prd
-from referee.io._source import Source
+from referee.io.source import Source
 from referee.schema import CANONICAL
 
 FORMATS: tuple[str, ...] = (

@@ -15,8 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from referee.io._fields import Fields, describe
-from referee.io._source import Parsed, Source
+from referee.io.fields import Fields, describe
+from referee.io.source import Parsed, Source
 
 UNPARSED = "unparsed_verdict"  # FastChat's "error"
 #: (game, absolute label) -> winner in the order shown in that game

@@ -18,8 +18,8 @@ import pyarrow as pa
 
 from referee.errors import InputError
 from referee.io import _arrow as fa
-from referee.io._fields import Fields, describe
-from referee.io._source import Parsed, Source
+from referee.io.fields import Fields, describe
+from referee.io.source import Parsed, Source
 from referee.schema import OPTIONAL, REQUIRED
 
 TEXT_COLUMNS = frozenset(REQUIRED) | {c for c, k in OPTIONAL.items() if k == "str"}

@@ -35,9 +35,9 @@ import numpy as np
 import pandas as pd
 
 from referee.errors import InputError
-from referee.io._fields import Fields, describe
-from referee.io._gold import GOLD, text_id
-from referee.io._source import Parsed, Source
+from referee.io.fields import Fields, describe
+from referee.io.gold import GOLD, text_id
+from referee.io.source import Parsed, Source
 
 KEYS = frozenset({"pair_id", "question", "response_A", "response_B", "label"})
 #: decision -> (winner in the shown frame, strength)

@@ -34,9 +34,9 @@ from typing import Any
 
 import pandas as pd
 
-from referee.io._fields import Fields, describe
-from referee.io._gold import GOLD, content_id, shown, text_id
-from referee.io._source import Parsed, Source
+from referee.io.fields import Fields, describe
+from referee.io.gold import GOLD, content_id, shown, text_id
+from referee.io.source import Parsed, Source
 
 KEYS = frozenset({"input", "output_1", "output_2", "label"})
 LABELS = {1: "model_a", 2: "model_b"}

@@ -19,8 +19,8 @@ from typing import Any
 
 import pandas as pd
 
-from referee.io._fields import Fields
-from referee.io._source import Parsed, Source
+from referee.io.fields import Fields
+from referee.io.source import Parsed, Source
 
 HUMAN_JUDGE = re.compile(r"^(expert|author)_\d+$")
 SYNONYMS = {"tie (inconsistent)": "tie"}

@@ -43,9 +43,9 @@ from typing import Any, NoReturn
 import pandas as pd
 
 from referee.errors import InputError
-from referee.io._fields import Fields, describe
-from referee.io._gold import GOLD, text_id
-from referee.io._source import Parsed, Source
+from referee.io.fields import Fields, describe
+from referee.io.gold import GOLD, text_id
+from referee.io.source import Parsed, Source
 
 SEED = 0
 ASSISTANT = "\n\nAssistant:"

@@ -26,9 +26,9 @@ from typing import Any
 import pandas as pd
 
 from referee.errors import InputError
-from referee.io._fields import Fields, describe
-from referee.io._gold import GOLD, companion, text_id
-from referee.io._source import Parsed, Source
+from referee.io.fields import Fields, describe
+from referee.io.gold import GOLD, companion, text_id
+from referee.io.source import Parsed, Source
 
 KEYS = frozenset({"idx", "cmp_key", "instruction", "response1", "response2"})
 ANNOTATORS = ("annotator1", "annotator2", "annotator3")

@@ -23,8 +23,8 @@ from typing import Any
 import pandas as pd
 
 from referee.errors import InputError
-from referee.io._fields import Fields, describe
-from referee.io._source import Parsed, Source
+from referee.io.fields import Fields, describe
+from referee.io.source import Parsed, Source
 
 NAME = re.compile(
     r"^answer[_-](?P<m1>.+?)-vs-answer[_-](?P<rest>.+)-reviewer(?:[_-]threeclass)?"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from referee.errors import InputError
-from referee.io._source import SUFFIXES, inner_suffix
+from referee.io.source import SUFFIXES, inner_suffix
 
 PANDAS_COMPRESSION = {"gzip": "gzip", "xz": "xz", "bz2": "bz2", "zstd": "zstd"}
 JSONL = {"orient": "records", "lines": True, "force_ascii": False, "double_precision": 15}

@@ -355,7 +355,8 @@ def judge(
     ``max_tokens`` is in the spec).  ``output``: ``.jsonl`` (rows appended as verdicts arrive),
     ``.csv`` or ``.parquet``.  ``backend`` overrides the spec's backend (library use).
     """
-    from referee.judge.inputs import load_outputs, missing_error, missing_for
+    from referee.io.outputs import load_outputs
+    from referee.judge.inputs import missing_error, missing_for
 
     spec = _spec(judge_spec)
     tpl = _template(template or spec.template, mode)
@@ -505,7 +506,7 @@ def _references(references: Any, questions: Any) -> dict[str, str] | None:
         return {str(k): v for k, v in references.items()}
     if hasattr(references, "columns"):
         return dict(zip(references["prompt_id"].astype(str), references["reference"], strict=True))
-    from referee.judge.inputs import load_references
+    from referee.io.outputs import load_references
 
     return load_references(references, questions=questions)
 
@@ -731,7 +732,7 @@ class _Sink:
         if output is None:
             return
         out = Path(output)
-        from referee.io._source import inner_suffix
+        from referee.io.source import inner_suffix
 
         if inner_suffix(out) not in (".jsonl", ".ndjson", ".csv", ".parquet"):
             raise InputError("cannot tell the output format from the extension; use .jsonl, .csv or .parquet", path=str(out))

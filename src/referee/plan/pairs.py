@@ -101,9 +101,9 @@ def pairs_from_file(path: str | Path, outputs: Outputs | None = None, seed: int 
     Rows with a ``prompt_id`` name one comparison; rows without one stand for the pair on
     every prompt of ``outputs``.  The presentation order is still the seeded assignment.
     """
-    from referee.io._fields import Fields
-    from referee.io._source import Source
-    from referee.judge.inputs import table_records
+    from referee.io.fields import Fields
+    from referee.io.outputs import table_records
+    from referee.io.source import Source
 
     src = Source(path)
     recs = table_records(src) if src.kind in ("csv", "parquet") else src.records()

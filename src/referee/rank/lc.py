@@ -88,8 +88,8 @@ from scipy import sparse
 from scipy.special import expit, log_expit
 
 from referee.errors import InputError
-from referee.io._source import Source
-from referee.rank.winrate import baseline_observations
+from referee.io.source import Source
+from referee.rank.baseline import baseline_observations
 from referee.resample import Resamples, bootstrap
 from referee.text import text_lengths as _text_lengths
 

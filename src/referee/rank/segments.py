@@ -62,6 +62,7 @@ from referee.errors import InputError
 from referee.rank.api import load, rank
 from referee.rank.leaderboard import Leaderboard
 from referee.report.output import Renderable, clean, emit
+from referee.report.segments import lr_summary
 
 #: board columns repeated per segment in the models × segments table
 WIDE_FIELDS: tuple[str, ...] = ("rating", "ci_low", "ci_high", "rank", "rank_low", "rank_high", "battles")
@@ -450,25 +451,6 @@ def segment_test(
         "approximations": why,
         "note": note,
     }
-
-
-def lr_summary(test: Mapping[str, Any]) -> str:
-    """One line for reports: the statistic, df and p-value, or why there is no test."""
-    by = test.get("by", "segment")
-    if not test.get("available"):
-        return f"No test of differences across {by}: {test.get('note') or 'not available'}"
-    p = test["p_value"]
-    ptxt = "p < 1e-12" if p < 1e-12 else f"p = {p:.3g}"
-    text = (
-        f"Do strengths differ across {by}? Likelihood-ratio test: LR = {test['statistic']:.2f} "
-        f"on {test['df']} df, {ptxt}"
-    )
-    if test.get("approximate"):
-        text += " (approximate: " + "; ".join(test["approximations"]) + ")"
-    text += "."
-    if test.get("note"):
-        text += " " + test["note"]
-    return text
 
 
 __all__ = [

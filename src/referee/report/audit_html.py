@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from referee.report import audit_svg as svg
+from referee.report.audit_text import describe
 from referee.report.html import environment
 
 if TYPE_CHECKING:
-    from referee.audit.report import AuditReport
+    from referee.report.data import AuditData
 
 #: (key, header) of the metric table; keys under details are dotted
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -41,7 +42,7 @@ def _cell(m: dict[str, Any] | None) -> dict[str, str] | None:
     return {"value": f"{m['value']:.3f}", "ci": ci, "n": f"{m['n']:,}" if isinstance(m.get("n"), int) else str(m.get("n"))}
 
 
-def _interval(report: AuditReport, key: str, title: str, band: Any = None, domain=(0.0, 1.0), ref=None) -> str:
+def _interval(report: AuditData, key: str, title: str, band: Any = None, domain=(0.0, 1.0), ref=None) -> str:
     names, vals, lows, highs = [], [], [], []
     for j in report.judges:
         m = report.metric(j, key)
@@ -58,7 +59,7 @@ def _interval(report: AuditReport, key: str, title: str, band: Any = None, domai
     return svg.interval_chart(names, vals, lows, highs, band=band, domain=(lo, hi), reference=ref, title=title)
 
 
-def _charts(report: AuditReport) -> list[dict[str, str]]:
+def _charts(report: AuditData) -> list[dict[str, str]]:
     bands = report.meta.get("bands", {})
     level = round(100 * report.meta.get("level", 0.95))
     out: list[dict[str, str]] = []
@@ -143,10 +144,8 @@ def _charts(report: AuditReport) -> list[dict[str, str]]:
     return out
 
 
-def audit_html(report: AuditReport, title: str = "referee audit") -> str:
+def audit_html(report: AuditData, title: str = "referee audit") -> str:
     """Render the audit as one HTML page (inline CSS and SVG only)."""
-    from referee.audit.report import describe
-
     rows = []
     for j, d in report.judges.items():
         rows.append({"judge": j, "n": d["n"], "aligned": d["aligned"], "flagged": {f["metric"] for f in d["flags"]},

@@ -14,7 +14,7 @@ from referee.report.svg import forest_plot, heatmap
 if TYPE_CHECKING:
     from jinja2 import Environment
 
-    from referee.rank.leaderboard import Leaderboard
+    from referee.report.data import BoardData
 
 
 @lru_cache(maxsize=1)
@@ -31,7 +31,7 @@ def _fmt(x: Any, digits: int = 1) -> str:
 
 
 def leaderboard_html(
-    board: Leaderboard,
+    board: BoardData,
     title: str = "referee leaderboard",
     notes: list[str] | None = None,
     extra_sections: list[dict[str, str]] | None = None,

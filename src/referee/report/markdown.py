@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 if TYPE_CHECKING:
-    from referee.rank.leaderboard import Leaderboard
+    from referee.report.data import BoardData
 
 
 def _fmt(x: object, digits: int = 1) -> str:
@@ -18,7 +18,7 @@ def _fmt(x: object, digits: int = 1) -> str:
     return str(x)
 
 
-def leaderboard_markdown(board: Leaderboard) -> str:
+def leaderboard_markdown(board: BoardData) -> str:
     """A GitHub-flavoured Markdown table plus a short description of the method."""
     t = board.table
     has_base = t["win_rate_vs_baseline"].notna().any()

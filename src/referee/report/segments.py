@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from html import escape
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +13,7 @@ from referee.report.markdown import describe, leaderboard_markdown
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from referee.rank.segments import SegmentedLeaderboard
+    from referee.report.data import BoardData, SegmentedData
 
 
 def _num(x: Any, digits: int = 1) -> str:
@@ -32,23 +33,19 @@ def _cell(row: pd.Series, label: str, interval: bool = True) -> str:
     return f"{rating:.1f}{ci} #{rank}"
 
 
-def _columns(seg: SegmentedLeaderboard) -> list[tuple[str, str]]:
-    """(label in the table, key in ``wide()``): overall first, then each ranked segment."""
-    from referee.rank.segments import OVERALL
-
-    return [("overall", OVERALL), *[(k, k) for k in seg.segments]]
+def _columns(seg: SegmentedData, wide: pd.DataFrame) -> list[tuple[str, str]]:
+    """(label in the table, key in ``wide``): overall first (``wide``'s first block), then each ranked segment."""
+    return [("overall", str(wide.columns[0][0])), *[(k, k) for k in seg.segments]]
 
 
-def _n(board: Any) -> str:
+def _n(board: BoardData) -> str:
     return f"{int(board.meta.get('n_comparisons') or 0):,}"
 
 
-def segments_markdown(seg: SegmentedLeaderboard) -> str:
+def segments_markdown(seg: SegmentedData) -> str:
     """The test, the models × segments table (rating [CI] #rank), then every board."""
-    from referee.rank.segments import lr_summary
-
-    cols = _columns(seg)
     wide = seg.wide()
+    cols = _columns(seg, wide)
     lines = [f"# referee leaderboard by {seg.by}", ""]
     if seg.where:
         lines += ["Rows: " + " and ".join(f"`{c}={v}`" for c, v in seg.where), ""]
@@ -76,7 +73,7 @@ def _html_table(head: list[str], rows: list[list[str]], model_col: int = 0) -> s
     return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _board_html(board: Any) -> str:
+def _board_html(board: BoardData) -> str:
     from referee.report.svg import forest_plot
 
     t = board.table
@@ -94,14 +91,13 @@ def _board_html(board: Any) -> str:
     return f'{notes}<p class="meta">{escape(describe(board.meta))}</p>{table}{plot}'
 
 
-def segments_html(seg: SegmentedLeaderboard) -> str:
+def segments_html(seg: SegmentedData) -> str:
     """The overall leaderboard page with the test on top and, as sections, the models ×
     segments table and every segment's board (table and CI plot)."""
-    from referee.rank.segments import lr_summary
     from referee.report.html import leaderboard_html
 
-    cols = _columns(seg)
     wide = seg.wide()
+    cols = _columns(seg, wide)
     rows = [[str(m), *[_cell(r, key) for _, key in cols]] for m, r in wide.iterrows()]
     sections = [{"title": f"Ratings by {seg.by} (rating [95% CI] #rank)", "html": _html_table(["model", *[c for c, _ in cols]], rows)}]
     for label, board in seg.segments.items():
@@ -113,15 +109,13 @@ def segments_html(seg: SegmentedLeaderboard) -> str:
     return leaderboard_html(seg.overall, title=f"referee leaderboard by {seg.by}", notes=notes, extra_sections=sections)
 
 
-def print_segments(seg: SegmentedLeaderboard, console: Console | None = None, top: int | None = None) -> None:
+def print_segments(seg: SegmentedData, console: Console | None = None, top: int | None = None) -> None:
     """Rich table: one row per model, the overall rating (#rank) then one column per segment."""
     from rich.console import Console
     from rich.table import Table
 
-    from referee.rank.segments import lr_summary
-
-    cols = _columns(seg)
     wide = seg.wide()
+    cols = _columns(seg, wide)
     longest = max([len(str(m)) for m in wide.index] + [5])
     needed = longest + 3 + sum(max(len(name), 9) + 3 for name, _ in cols) + 1
     console = console or Console()
@@ -147,3 +141,22 @@ def print_segments(seg: SegmentedLeaderboard, console: Console | None = None, to
         console.print(f"[yellow]note:[/yellow] {note}")
     if top is not None and len(seg.overall.table) > top:
         console.print(f"[dim]… {len(seg.overall.table) - top} more models (use --top 0 or -o to see all)[/dim]")
+
+
+def lr_summary(test: Mapping[str, Any]) -> str:
+    """One line for reports: the statistic, df and p-value, or why there is no test."""
+    by = test.get("by", "segment")
+    if not test.get("available"):
+        return f"No test of differences across {by}: {test.get('note') or 'not available'}"
+    p = test["p_value"]
+    ptxt = "p < 1e-12" if p < 1e-12 else f"p = {p:.3g}"
+    text = (
+        f"Do strengths differ across {by}? Likelihood-ratio test: LR = {test['statistic']:.2f} "
+        f"on {test['df']} df, {ptxt}"
+    )
+    if test.get("approximate"):
+        text += " (approximate: " + "; ".join(test["approximations"]) + ")"
+    text += "."
+    if test.get("note"):
+        text += " " + test["note"]
+    return text

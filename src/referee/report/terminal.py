@@ -11,14 +11,14 @@ from referee.report.markdown import describe
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from referee.rank.leaderboard import Leaderboard
+    from referee.report.data import BoardData
 
 
 def _num(x: float, digits: int = 1) -> str:
     return "–" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
 
 
-def print_leaderboard(board: Leaderboard, console: Console | None = None, top: int | None = None) -> None:
+def print_leaderboard(board: BoardData, console: Console | None = None, top: int | None = None) -> None:
     """Rank, rank interval, model, rating, 95% CI, battles and win rate (vs baseline if any)."""
     from rich.console import Console
     from rich.table import Table

@@ -57,7 +57,7 @@ def _outputs(outputs: Any, questions: Any = None) -> pd.DataFrame:
     elif isinstance(outputs, list) and outputs and isinstance(outputs[0], dict):
         df = pd.DataFrame(outputs)
     else:
-        from referee.judge.inputs import read_outputs
+        from referee.io.outputs import read_outputs
 
         df = read_outputs(outputs, questions=questions)
     for col in ("response",):
@@ -66,7 +66,7 @@ def _outputs(outputs: Any, questions: Any = None) -> pd.DataFrame:
     if "prompt" not in df.columns:
         df["prompt"] = ""
     if "prompt_id" not in df.columns:
-        from referee.io._gold import text_id
+        from referee.io.gold import text_id
 
         df["prompt_id"] = df["prompt"].fillna("").astype(str).map(text_id)
     if "model" not in df.columns:

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from referee.errors import InputError
-from referee.judge.local import _import_llama, chat_formatter, close_llama, default_gguf
+from referee.llama import chat_formatter, close_llama, default_gguf, import_llama
 
 VARIANTS = ("ratio", "sum", "avg")
 
@@ -53,7 +53,7 @@ class _LM:
 
     def model(self) -> Any:
         if self._llm is None:
-            llama_cpp = _import_llama()
+            llama_cpp = import_llama()
 
             try:
                 llm = llama_cpp.Llama(

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from referee.errors import InputError
-from referee.io._source import Source
+from referee.io.source import Source
 
 GOLD = "gold"
 SWAP_WINNER = {"model_a": "model_b", "model_b": "model_a", "tie": "tie", "tie (bothbad)": "tie (bothbad)"}
