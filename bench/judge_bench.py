@@ -4,13 +4,16 @@ The server is a minimal asyncio HTTP/1.1 server (keep-alive, pre-rendered respon
 process, so it does not share the client's GIL.  Measured:
 
 1. fresh calls: ``Engine`` + ``OpenAIBackend`` at concurrency 64 over N distinct requests, writing
-   each answer to a fresh SQLite cache (the real path), for the default httpx transport and the
-   ``openai`` SDK transport;
+   each answer to a fresh SQLite cache (the real path), for the default aiohttp transport and (when
+   the optional ``openai`` package is installed) the ``openai`` SDK transport;
 2. cache-hit replay of the same requests (zero calls reach the server);
 3. whole ``referee judge`` processes (start-up, reading outputs, writing verdicts included) over
    the same number of calls (prompts x 2 models vs a baseline x both orders), fresh then cached;
 4. start-up: seconds from ``referee judge`` process start to its first request at the server, or,
    while that command does not exist, the import time of the engine + HTTP backend.
+
+The load average (``os.getloadavg``) before and after is printed with the figures: the machine
+may be shared, and a busy neighbour lowers every rate.
 
     python bench/judge_bench.py [--requests 5000] [--concurrency 64] [--other-requests 1000]
 """
@@ -18,6 +21,7 @@ process, so it does not share the client's GIL.  Measured:
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -221,20 +225,21 @@ def _timed(cmd: list[str]) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--requests", type=int, default=5000)
-    ap.add_argument("--other-requests", type=int, default=1000, help="for the httpx and SDK transports (0: skip)")
+    ap.add_argument("--other-requests", type=int, default=1000, help="for the openai SDK transport (0: skip)")
     ap.add_argument("--concurrency", type=int, default=64)
     a = ap.parse_args()
 
     exe = _referee()
+    load_before = os.getloadavg()
     server = Server()
     rows = []
     try:
         with tempfile.TemporaryDirectory() as d:
             tmp = Path(d)
+            sdk = a.other_requests if importlib.util.find_spec("openai") else 0  # an optional extra
             plan = [
-                ("Engine, wire (default)", "auto", a.requests),
-                ("Engine, httpx", "httpx", a.other_requests),
-                ("Engine, openai SDK", "sdk", a.other_requests),
+                ("Engine, aiohttp (default)", "auto", a.requests),
+                ("Engine, openai SDK", "sdk", sdk),
             ]
             for seed, (name, transport, n) in enumerate(plan):
                 if n:
@@ -247,7 +252,9 @@ def main() -> None:
     finally:
         server.close()
 
+    load = " / ".join(f"{x:.2f}" for x in load_before) + " -> " + " / ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"judge calls, instant-answer loopback server, concurrency {a.concurrency}, {os.cpu_count()} CPUs")
+    print(f"load average (1 / 5 / 15 min) before -> after: {load}")
     print(f"{'what':<26}{'calls':>7}{'fresh calls/s':>15}{'cache-hit replay/s':>20}")
     for name, r in rows:
         print(f"{name:<26}{r['n']:>7}{r['fresh_per_s']:>15,.0f}{r['replay_per_s']:>20,.0f}")

@@ -11,6 +11,14 @@ thread, answering each call by a *mode*:
 ``wrongshape``       200 with JSON that is not a chat completion
 ``garbage-verdict``  a valid completion whose content is random text
 ``401``              rejected key (also what every call gets when ``api_key`` is set and not sent)
+``huge``             200 with a valid completion padded to ``huge_bytes`` (Content-Length announced)
+``huge-chunked``     the same, chunked (no Content-Length: the client finds out while reading)
+``drop``             closes the connection without answering
+``badhttp``          answers bytes that are not an HTTP response
+
+``tls`` (an ``ssl.SSLContext`` with a certificate loaded) serves ``https://`` instead.  A request in
+absolute form (``POST http://judge.example/v1/...``, as clients send to an HTTP proxy) is served
+as if it had reached that host, and logged with ``proxied_to``.
 
 The mode of a call is the first of: ``rule(body)`` if it returns one, the next entry of the
 ``script`` queue, ``default``.  Every call is logged (thread-safe) with its start/end times,
@@ -27,12 +35,14 @@ from __future__ import annotations
 import collections
 import json
 import random
+import ssl
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 
 @dataclass
@@ -46,6 +56,7 @@ class Call:
     in_flight: int  # calls in flight when this one started, itself included
     end: float | None = None
     answered: bool = False  # the full response was written
+    proxied_to: str | None = None  # the host of an absolute-form request (the server acted as a proxy)
 
     @property
     def content(self) -> str:
@@ -69,6 +80,8 @@ class FaultServer:
     delay_s: float = 0.0  # added to every chat call (a slow but healthy judge)
     api_key: str | None = None
     completion_tokens: int | None = None  # None: one per word of the answer
+    huge_bytes: int = 16 * 2**20 + 1  # the body size of the "huge" modes
+    tls: ssl.SSLContext | None = None  # serve https:// with this (server-side) context
 
     _script: collections.deque[str] = field(default_factory=collections.deque)
     _log: list[Call] = field(default_factory=list)
@@ -87,8 +100,8 @@ class FaultServer:
 
     @property
     def url(self) -> str:
-        """The base URL a client uses (``http://127.0.0.1:PORT/v1``)."""
-        return f"http://127.0.0.1:{self.port}/v1"
+        """The base URL a client uses (``http://127.0.0.1:PORT/v1``, ``https://`` with ``tls``)."""
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/v1"
 
     def script(self, *modes: str) -> None:
         """Queue modes for the next calls (in arrival order)."""
@@ -115,6 +128,8 @@ class FaultServer:
         self._stop.clear()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
+        if self.tls is not None:
+            self._httpd.socket = self.tls.wrap_socket(self._httpd.socket, server_side=True)
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05})
         self._thread.daemon = True
         self._thread.start()
@@ -192,6 +207,7 @@ class FaultServer:
 class _Handler(BaseHTTPRequestHandler):
     srv: FaultServer
     protocol_version = "HTTP/1.1"  # keep-alive, like a real endpoint
+    proxied_to: str | None = None
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
@@ -206,9 +222,29 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
         self.wfile.flush()
 
+    def _send_chunked(self, body: bytes, chunk: int = 2**16) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for i in range(0, len(body), chunk):
+            part = body[i : i + chunk]
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
     def _error(self, status: int, message: str, headers: dict | None = None) -> None:
         err = {"error": {"message": message, "type": "fault_server", "code": status}}
         self._send(status, json.dumps(err).encode(), headers=headers)
+
+    def parse_request(self) -> bool:
+        """As the base class, and a proxy's absolute-form target (``POST http://host/v1/...``) becomes its path."""
+        ok = super().parse_request()
+        self.proxied_to = None
+        if ok and self.path.startswith(("http://", "https://")):
+            target = urlsplit(self.path)
+            self.proxied_to, self.path = target.netloc, target.path or "/"
+        return ok
 
     def _authorized(self) -> bool:
         key = self.srv.api_key
@@ -217,7 +253,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         srv = self.srv
         with srv._lock:
-            srv._log.append(Call(self.path, None, "models", time.monotonic(), srv._in_flight + 1))
+            srv._log.append(Call(self.path, None, "models", time.monotonic(), srv._in_flight + 1, proxied_to=self.proxied_to))
         if not self._authorized():
             return self._error(401, "Incorrect API key provided")
         if self.path.rstrip("/") == "/v1/models":
@@ -239,12 +275,12 @@ class _Handler(BaseHTTPRequestHandler):
         with srv._lock:
             srv._in_flight += 1
             srv.max_in_flight = max(srv.max_in_flight, srv._in_flight)
-            call = Call(self.path, body, mode, time.monotonic(), srv._in_flight)
+            call = Call(self.path, body, mode, time.monotonic(), srv._in_flight, proxied_to=self.proxied_to)
             srv._log.append(call)
         try:
             self._answer(body, mode)
             call.answered = True
-        except (BrokenPipeError, ConnectionResetError):
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):  # the client hung up
             self.close_connection = True
         finally:
             with srv._lock:
@@ -272,7 +308,21 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, b"<html>upstream says hello, this is not JSON</html>", "text/html")
         if mode == "wrongshape":
             return self._send(200, b'{"hello": "world"}')
-        full = json.dumps(srv._completion(body, mode)).encode()
+        if mode == "drop":
+            self.close_connection = True
+            return
+        if mode == "badhttp":
+            self.wfile.write(b"SMTP ready, not HTTP at all\r\n\r\n")
+            self.close_connection = True
+            return
+        completion = srv._completion(body, mode)
+        if mode.startswith("huge"):
+            completion["padding"] = ""
+            pad = srv.huge_bytes - len(json.dumps(completion))
+            completion["padding"] = "x" * max(0, pad)
+        full = json.dumps(completion).encode()
+        if mode == "huge-chunked":
+            return self._send_chunked(full)
         if mode == "truncated":
             return self._send(200, full[: len(full) // 2])
         self._send(200, full)

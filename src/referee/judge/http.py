@@ -1,19 +1,20 @@
 """An OpenAI-compatible chat endpoint as a judge :class:`Backend` (OpenAI, vLLM, Ollama, llama.cpp, ...).
 
-Three transports speak the same wire format (``transport=``):
+Transports (``transport=``):
 
-* ``"wire"``: a minimal keep-alive HTTP/1.1 client on asyncio protocols, for plain ``http://``
-  endpoints reached without a proxy (local servers) -- the only one that reaches 1,000+ calls/s at
-  concurrency 64 on two cores (httpx's connection pool scales quadratically with connections);
-* ``"httpx"``: ``httpx.AsyncClient`` (TLS, proxies from the environment, HTTP redirects);
-* ``"sdk"``: the ``openai`` SDK's ``AsyncOpenAI`` (``max_retries=0``: the engine retries).
-  ``import openai`` alone takes ~0.9 s (httpx ~0.1 s), so each is imported only when used.
+* ``"aiohttp"`` (also what ``"auto"``, the default, picks): an ``aiohttp.ClientSession`` per event
+  loop for ``http://`` and ``https://`` alike, with a keep-alive pool of ``max_connections``
+  connections (size it to the engine's concurrency), proxies from the environment
+  (``HTTP(S)_PROXY`` / ``NO_PROXY``) and a cap of ``max_response_bytes`` (16 MiB) per response body;
+* ``"sdk"``: the ``openai`` SDK's ``AsyncOpenAI`` (``max_retries=0``: the engine retries), for
+  cross-checking against the reference client; needs the optional ``openai`` extra
+  (``pip install 'referee[openai]'``) and is imported only when chosen (~0.9 s).
 
-``"auto"`` (default) picks ``wire`` for plain-HTTP without a proxy, else ``httpx``.  All map
-failures alike: 408/409/429/5xx, timeouts, connection errors and 200 bodies that are not a chat
-completion (truncated JSON, HTML, ...) raise :class:`TransientError` (with ``Retry-After``);
-401/403, 404 and other 4xx raise :class:`InputError` naming the URL and model.  ``check()`` lists
-``/models`` before any completion is paid for.
+Failures map alike whatever the transport: 408/409/429/5xx, timeouts, refused or dropped
+connections, malformed HTTP and 200 bodies that are not a chat completion (truncated JSON, HTML,
+...) raise :class:`TransientError` (with ``Retry-After``); 401/403, 404, other 4xx, a rejected TLS
+certificate and a response over the size cap raise :class:`InputError` naming the URL (and model).
+``check()`` lists ``/models`` before any completion is paid for.
 """
 
 from __future__ import annotations
@@ -22,20 +23,26 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import os
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from referee.errors import InputError
 from referee.judge.types import ChatRequest, ChatResult, TransientError
 
+if TYPE_CHECKING:
+    import aiohttp
+    from yarl import URL
+
 _RAW_KEEP = 500  # characters of a bad body kept in the error message
-TRANSPORTS = ("auto", "wire", "httpx", "sdk")
+TRANSPORTS = ("auto", "aiohttp", "sdk")
+#: the default cap on one response body (a chat completion is kilobytes; logprobs, a few hundred)
+MAX_RESPONSE_BYTES = 16 * 2**20
 
 
 # -- response helpers ------------------------------------------------------------------------------
-def _retry_after(headers: Any) -> float | None:
+def _retry_after(headers: Mapping[str, str] | None) -> float | None:
     """Seconds from ``retry-after-ms`` / ``Retry-After`` (seconds or an HTTP date); None if absent."""
     if headers is None:
         return None
@@ -59,6 +66,7 @@ def _retry_after(headers: Any) -> float | None:
 
 
 def _excerpt(text: str | bytes | None) -> str:
+    """``text`` (bytes decoded leniently) cut to its first ``_RAW_KEEP`` characters."""
     if isinstance(text, bytes | bytearray):
         text = bytes(text).decode("utf-8", "replace")
     text = text or ""
@@ -79,10 +87,15 @@ def _error_detail(raw: bytes | str | None) -> str:
 
 
 def _model_ids(raw: bytes) -> list[str] | None:
+    """The ids of a ``/models`` listing; None if the body is not one."""
     try:
         return [str(m["id"]) for m in json.loads(raw)["data"]]
     except (ValueError, KeyError, TypeError):
         return None
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:g} MiB"
 
 
 def parse_completion(raw: bytes | str) -> ChatResult:
@@ -122,158 +135,23 @@ def parse_completion(raw: bytes | str) -> ChatResult:
         raise TransientError(f"response is not a chat completion: {_excerpt(raw)}") from None
 
 
-# -- the "wire" transport: keep-alive HTTP/1.1 on asyncio protocols ----------------------------------
-class _Conn(asyncio.Protocol):
-    """One keep-alive connection, one request at a time."""
+def _env_proxy(url: str) -> str | None:
+    """The proxy the environment routes ``url`` through (``HTTP(S)_PROXY``/``ALL_PROXY`` less ``NO_PROXY``).
 
-    def __init__(self) -> None:
-        self.transport: asyncio.Transport | None = None
-        self.buf = bytearray()
-        self.waiter: asyncio.Future[tuple[int, dict[str, str], bytes]] | None = None
-        self.head: tuple[int, dict[str, str]] | None = None
-        self.length = -1  # -1: chunked, -2: until close
-        self.keep = True
-        self.closed = False
-        self.got_bytes = False
+    None for a direct connection; loopback hosts are always reached directly.
+    """
+    import urllib.request
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        w = self.waiter
-        if w is not None and not w.done():
-            if self.head is not None and self.length == -2:
-                w.set_result((*self.head, bytes(self.buf)))
-            else:
-                w.set_exception(ConnectionError(f"connection closed by the server ({exc or 'EOF'})"))
-
-    def data_received(self, data: bytes) -> None:
-        if self.waiter is None or self.waiter.done():
-            self.close()  # nothing asked: a broken server
-            return
-        self.got_bytes = True
-        self.buf += data
-        try:
-            self._parse()
-        except (ValueError, IndexError) as e:
-            self.waiter.set_exception(ConnectionError(f"malformed HTTP response: {e}"))
-            self.close()
-
-    def _parse(self) -> None:
-        while self.head is None:
-            end = self.buf.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            lines = bytes(self.buf[:end]).decode("latin-1").split("\r\n")
-            del self.buf[: end + 4]
-            status = int(lines[0].split(" ", 2)[1])
-            if 100 <= status < 200:
-                continue  # 100 Continue and friends
-            headers: dict[str, str] = {}
-            for line in lines[1:]:
-                k, _, v = line.partition(":")
-                headers[k.strip().lower()] = v.strip()
-            self.head = (status, headers)
-            self.keep = headers.get("connection", "").lower() != "close"
-            if status in (204, 304):
-                self.length = 0
-            elif "chunked" in headers.get("transfer-encoding", "").lower():
-                self.length = -1
-            elif "content-length" in headers:
-                self.length = int(headers["content-length"])
-            else:
-                self.length, self.keep = -2, False
-        body = self._body()
-        if body is not None and self.waiter is not None:
-            self.waiter.set_result((*self.head, body))
-            if not self.keep:
-                self.close()
-
-    def _body(self) -> bytes | None:
-        if self.length >= 0:
-            return bytes(self.buf[: self.length]) if len(self.buf) >= self.length else None
-        if self.length == -2:
-            return None
-        out, pos, buf = bytearray(), 0, self.buf  # chunked: parse from the start each time (bodies are small)
-        while True:
-            eol = buf.find(b"\r\n", pos)
-            if eol < 0:
-                return None
-            size = int(bytes(buf[pos:eol]).split(b";", 1)[0], 16)
-            pos = eol + 2
-            if size == 0:
-                if buf[pos : pos + 2] == b"\r\n" or buf.find(b"\r\n\r\n", pos - 2) >= 0:
-                    return bytes(out)
-                return None
-            if len(buf) < pos + size + 2:
-                return None
-            out += buf[pos : pos + size]
-            pos += size + 2
-
-    def send(self, data: bytes) -> asyncio.Future[tuple[int, dict[str, str], bytes]]:
-        assert self.transport is not None
-        self.buf.clear()
-        self.head, self.length, self.keep, self.got_bytes = None, -1, True, False
-        self.waiter = asyncio.get_running_loop().create_future()
-        self.transport.write(data)
-        return self.waiter
-
-    def close(self) -> None:
-        self.closed = True
-        if self.transport is not None:
-            self.transport.close()
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if host in ("127.0.0.1", "localhost", "::1") or urllib.request.proxy_bypass(host):
+        return None
+    proxies = urllib.request.getproxies()
+    return proxies.get(parts.scheme) or proxies.get("all")
 
 
-class _WirePool:
-    """Keep-alive connections to one ``http://host:port`` (at most ``size`` at a time)."""
-
-    def __init__(self, host: str, port: int, size: int) -> None:
-        self.host, self.port = host, port
-        self.idle: list[_Conn] = []
-        self.sem = asyncio.Semaphore(size)
-
-    async def request(self, head: bytes, body: bytes) -> tuple[int, dict[str, str], bytes]:
-        async with self.sem:
-            for _ in range(2):
-                conn, reused = None, False
-                while self.idle and conn is None:
-                    c = self.idle.pop()
-                    if not c.closed and c.transport is not None and not c.transport.is_closing():
-                        conn, reused = c, True
-                if conn is None:
-                    _, conn = await asyncio.get_running_loop().create_connection(_Conn, self.host, self.port)
-                try:
-                    result = await conn.send(head + body)
-                except ConnectionError:
-                    conn.close()
-                    if reused and not conn.got_bytes:
-                        continue  # a keep-alive connection the server had dropped: once more, fresh
-                    raise
-                except BaseException:  # timeout / cancellation mid-response: the connection is unusable
-                    conn.close()
-                    raise
-                if conn.keep and not conn.closed:
-                    self.idle.append(conn)
-                return result
-            raise ConnectionError("connection closed by the server")
-
-    def close(self) -> None:
-        for c in self.idle:
-            c.close()
-        self.idle.clear()
-
-
-def _proxied(url: str) -> bool:
-    """Whether the environment routes ``url`` through a proxy (then httpx, which honours it, is used)."""
-    host = urlsplit(url).hostname or ""
-    if host in ("127.0.0.1", "localhost", "::1"):
-        return False
-    env = {k.lower(): v for k, v in os.environ.items() if k.lower().endswith("_proxy")}
-    if not (env.get("http_proxy") or env.get("all_proxy")):
-        return False
-    no = [h.strip().lstrip(".") for h in env.get("no_proxy", "").split(",") if h.strip()]
-    return not any(h == "*" or host == h or host.endswith("." + h) for h in no)
+class _Unreachable(Exception):
+    """No HTTP response came back (timeout, refused, dropped, malformed); the message says why, without the URL."""
 
 
 # -- the backend -----------------------------------------------------------------------------------
@@ -291,9 +169,12 @@ class OpenAIBackend:
         key_env: str | None = None,
         max_connections: int = 256,
         transport: str = "auto",
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         if transport not in TRANSPORTS:
             raise ValueError(f"transport must be one of {TRANSPORTS}, got {transport!r}")
+        if max_connections < 1 or max_response_bytes < 1:
+            raise ValueError("max_connections and max_response_bytes must be positive")
         self.base_url = base_url.rstrip("/")
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -304,20 +185,16 @@ class OpenAIBackend:
         self.extra_body = dict(extra_body or {})
         self.key_env = key_env
         self.max_connections = max_connections
-        if transport == "auto":
-            transport = "wire" if parts.scheme == "http" and not _proxied(self.base_url) else "httpx"
-        elif transport == "wire" and parts.scheme != "http":
-            raise ValueError("the 'wire' transport speaks plain http:// only")
-        self.transport = transport
+        self.max_response_bytes = max_response_bytes
+        self.transport = "aiohttp" if transport == "auto" else transport
         self.identity = f"{self.base_url}|{model}"
         if self.extra_body:
             blob = json.dumps(self.extra_body, sort_keys=True, default=str).encode()
             self.identity += "|" + hashlib.sha256(blob).hexdigest()[:16]
-        self._host = parts.hostname
-        self._port = parts.port or 80
-        self._netloc = parts.netloc.rsplit("@", 1)[-1]  # the Host header ([::1]:8000 stays bracketed)
-        self._path = parts.path.rstrip("/")
         self._clients: dict[str, tuple[asyncio.AbstractEventLoop, Any]] = {}  # connections belong to one loop
+        self._urls: dict[str, URL] = {}  # the parsed request URLs, set with the session
+        self._proxy: URL | None = None
+        self._proxy_auth: aiohttp.BasicAuth | None = None
 
     # -- clients (one per event loop) ------------------------------------------------------------
     def _client(self, kind: str) -> Any:
@@ -325,32 +202,55 @@ class OpenAIBackend:
         held = self._clients.get(kind)
         if held is not None and held[0] is loop:
             return held[1]
-        if kind == "wire":
-            self._clients[kind] = (loop, _WirePool(self._host, self._port, self.max_connections))
-            return self._clients[kind][1]
-        import httpx
-
-        limits = httpx.Limits(max_connections=self.max_connections, max_keepalive_connections=self.max_connections)
-        client: Any
-        if kind == "httpx":
-            client = httpx.AsyncClient(
-                base_url=self.base_url + "/",
-                headers={"Authorization": f"Bearer {self.api_key or 'not-needed'}", "Accept": "application/json"},
-                timeout=httpx.Timeout(self.timeout),
-                limits=limits,
-            )
-        else:
-            import openai  # ~0.9 s to import: only when the SDK is used
-
-            client = openai.AsyncOpenAI(
-                base_url=self.base_url,
-                api_key=self.api_key or "not-needed",
-                max_retries=0,
-                timeout=self.timeout,
-                http_client=httpx.AsyncClient(timeout=httpx.Timeout(self.timeout), limits=limits),
-            )
+        client = self._new_session() if kind == "aiohttp" else self._new_sdk()
         self._clients[kind] = (loop, client)
         return client
+
+    def _headers(self) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {self.api_key or 'not-needed'}",
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+            "User-Agent": "referee",
+        }
+
+    def _new_session(self) -> aiohttp.ClientSession:
+        import aiohttp
+        from yarl import URL
+
+        # the proxy is resolved once here, not per request: aiohttp's trust_env looks up the environment
+        # and ~/.netrc in a worker thread for every request, which halved the call rate at 64 in flight
+        proxy = _env_proxy(self.base_url)
+        self._proxy, self._proxy_auth = None, None
+        if proxy:
+            parsed = URL(proxy)
+            self._proxy = parsed.with_user(None)
+            if parsed.user:
+                self._proxy_auth = aiohttp.BasicAuth(parsed.user, parsed.password or "")
+        self._urls = {p: URL(f"{self.base_url}/{p}") for p in ("chat/completions", "models")}
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=0),
+            headers=self._headers(),
+            timeout=aiohttp.ClientTimeout(total=self.timeout),
+            cookie_jar=aiohttp.DummyCookieJar(),  # an API needs no cookies
+        )
+
+    def _new_sdk(self) -> Any:
+        try:
+            import httpx
+            import openai  # ~0.9 s to import: only when the SDK is used
+        except ImportError:
+            raise InputError(
+                "transport 'sdk' needs the openai package: pip install 'referee[openai]'", field="transport"
+            ) from None
+        limits = httpx.Limits(max_connections=self.max_connections, max_keepalive_connections=self.max_connections)
+        return openai.AsyncOpenAI(
+            base_url=self.base_url,
+            api_key=self.api_key or "not-needed",
+            max_retries=0,
+            timeout=self.timeout,
+            http_client=httpx.AsyncClient(timeout=httpx.Timeout(self.timeout), limits=limits),
+        )
 
     async def aclose(self) -> None:
         """Close the connections opened in the running loop (the engine's ``run_sync`` does this)."""
@@ -360,35 +260,47 @@ class OpenAIBackend:
             if owner is not loop:
                 continue
             with contextlib.suppress(Exception):
-                if isinstance(client, _WirePool):
-                    client.close()
-                elif hasattr(client, "aclose"):  # httpx.AsyncClient
-                    await client.aclose()
-                else:  # openai.AsyncOpenAI
-                    await client.close()
+                await client.close()  # aiohttp.ClientSession and openai.AsyncOpenAI alike
 
-    async def _wire(self, method: str, path: str, body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
-        head = (
-            f"{method} {self._path}/{path} HTTP/1.1\r\nHost: {self._netloc}\r\n"
-            f"Authorization: Bearer {self.api_key or 'not-needed'}\r\nAccept: application/json\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nUser-Agent: referee\r\n\r\n"
-        ).encode("latin-1")
-        async with asyncio.timeout(self.timeout):
-            return await self._client("wire").request(head, body)
+    # -- the one request path ----------------------------------------------------------------------
+    async def _request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, Mapping[str, str], bytes]:
+        """(status, headers, body) of one request; :class:`_Unreachable` if no HTTP response came back.
 
-    async def _httpx(self, method: str, path: str, body: bytes = b"") -> tuple[int, Any, bytes]:
-        """One request through httpx; its timeouts -> TimeoutError, transport errors -> ConnectionError."""
-        import httpx
+        The body is read up to ``max_response_bytes`` (decompressed); a larger one is an
+        :class:`InputError` (a retry would pay for the same answer again).
+        """
+        import aiohttp
 
+        session = self._client("aiohttp")
+        url = self._urls[path]
         try:
-            resp = await self._client("httpx").request(
-                method, path, content=body or None, headers={"Content-Type": "application/json"} if body else None
-            )
-        except httpx.TimeoutException as e:
-            raise TimeoutError(str(e)) from e
-        except httpx.TransportError as e:
-            raise ConnectionError(f"{type(e).__name__}: {e}") from e
-        return resp.status_code, resp.headers, resp.content
+            async with session.request(method, url, data=body, proxy=self._proxy, proxy_auth=self._proxy_auth) as resp:
+                limit = self.max_response_bytes
+                if (resp.content_length or 0) > limit and "content-encoding" not in resp.headers:
+                    raise self._too_large(f"{resp.content_length:,} bytes announced")
+                buf = bytearray()
+                while chunk := await resp.content.readany():
+                    buf += chunk
+                    if len(buf) > limit:
+                        raise self._too_large(f"{len(buf):,} bytes read so far")
+                return resp.status, resp.headers, bytes(buf)
+        except TimeoutError:
+            raise _Unreachable(f"timeout after {self.timeout:g}s") from None
+        except aiohttp.ClientConnectorCertificateError as e:
+            raise InputError(f"TLS certificate of {self.base_url} rejected: {e.certificate_error}") from None
+        except aiohttp.ClientConnectorError as e:  # refused, unknown host, TLS handshake, ...
+            raise _Unreachable(f"cannot connect: {e.os_error}") from None
+        except aiohttp.ClientResponseError as e:  # never raised for a status (no raise_for_status): bad HTTP
+            raise _Unreachable(f"malformed HTTP response: {e.message}") from None
+        except (aiohttp.ClientError, OSError) as e:  # dropped connection, truncated body, ...
+            raise _Unreachable(f"connection error: {type(e).__name__}: {e}") from None
+
+    def _too_large(self, what: str) -> InputError:
+        return InputError(
+            f"response from {self.base_url} is larger than the {_mib(self.max_response_bytes)} limit ({what}); "
+            "lower max_tokens or raise max_response_bytes",
+            field="max_response_bytes",
+        )
 
     # -- messages --------------------------------------------------------------------------------
     def _where(self) -> str:
@@ -400,7 +312,7 @@ class OpenAIBackend:
             return InputError(f"judge key{env} may not use {self._where()} (403: {detail})")
         return InputError(f"judge key rejected{env} by {self.base_url} ({status}: {detail})")
 
-    def _status_error(self, status: int, raw: bytes | str | None, headers: Any) -> Exception:
+    def _status_error(self, status: int, raw: bytes | str | None, headers: Mapping[str, str] | None) -> Exception:
         detail = _error_detail(raw)
         if status in (408, 409, 429) or status >= 500:
             return TransientError(f"HTTP {status} from {self.base_url}: {detail}", _retry_after(headers))
@@ -436,34 +348,32 @@ class OpenAIBackend:
         body.update(self.extra_body)
         data = json.dumps(body).encode()  # ASCII escapes: safe for lone surrogates
         try:
-            if self.transport == "wire":
-                status, headers, raw = await self._wire("POST", "chat/completions", data)
-            else:
-                status, headers, raw = await self._httpx("POST", "chat/completions", data)
-        except TimeoutError as e:
-            raise TransientError(f"timeout after {self.timeout:g}s from {self.base_url}") from e
-        except OSError as e:
-            raise TransientError(f"connection error to {self.base_url}: {type(e).__name__}: {e}") from e
+            status, headers, raw = await self._request("POST", "chat/completions", data)
+        except _Unreachable as e:
+            raise TransientError(f"no answer from {self.base_url}: {e}") from None
         if status != 200:
             raise self._status_error(status, raw, headers)
         return parse_completion(raw)
 
     async def _complete_sdk(self, request: ChatRequest) -> ChatResult:
+        client = self._client("sdk")
         import openai
 
         body = self._payload(request)
         kwargs = {k: v for k, v in body.items() if k not in ("model", "messages")}
         try:
-            resp = await self._client("sdk").chat.completions.with_raw_response.create(
+            resp = await client.chat.completions.with_raw_response.create(
                 model=self.model, messages=body["messages"], extra_body=self.extra_body or None, **kwargs
             )
             raw = resp.content  # parsed here, not by the SDK, so that a bad body keeps its text
-        except openai.APITimeoutError as e:
-            raise TransientError(f"timeout after {self.timeout:g}s from {self.base_url}") from e
+        except openai.APITimeoutError:
+            raise TransientError(f"no answer from {self.base_url}: timeout after {self.timeout:g}s") from None
         except openai.APIConnectionError as e:
-            raise TransientError(f"connection error to {self.base_url}: {e}") from e
+            raise TransientError(f"no answer from {self.base_url}: connection error: {e.__cause__ or e}") from None
         except openai.APIStatusError as e:
-            raise self._status_error(e.status_code, e.response.content, e.response.headers) from e
+            raise self._status_error(e.status_code, e.response.content, e.response.headers) from None
+        if len(raw) > self.max_response_bytes:
+            raise self._too_large(f"{len(raw):,} bytes")
         return parse_completion(raw)
 
     async def check(self) -> None:
@@ -482,22 +392,18 @@ class OpenAIBackend:
     async def _get_models(self) -> tuple[int, bytes]:
         unreachable = f"cannot reach judge at {self.base_url}"
         if self.transport == "sdk":
+            client = self._client("sdk")
             import openai
 
             try:
-                resp = await self._client("sdk").models.with_raw_response.list()
+                resp = await client.models.with_raw_response.list()
                 return resp.status_code, resp.content
             except openai.APIConnectionError as e:
                 raise InputError(f"{unreachable} ({e.__cause__ or e})") from None
             except openai.APIStatusError as e:
                 return e.status_code, e.response.content
         try:
-            if self.transport == "wire":
-                status, _, raw = await self._wire("GET", "models")
-                return status, raw
-            status, _, raw = await self._httpx("GET", "models")
-            return status, raw
-        except TimeoutError:
-            raise InputError(f"{unreachable} (no answer within {self.timeout:g}s)") from None
-        except OSError as e:
-            raise InputError(f"{unreachable} ({type(e).__name__}: {e})") from None
+            status, _, raw = await self._request("GET", "models")
+        except _Unreachable as e:
+            raise InputError(f"{unreachable} ({e})") from None
+        return status, raw
