@@ -5,12 +5,17 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
-# llama.cpp takes minutes to compile: build its wheel once, keep it outside the checkout
-WHEEL_CACHE ?= $(HOME)/.cache/referee/wheels
+# llama.cpp takes minutes to compile: build its wheel once, keep it outside the checkout.
+# It is built for a portable x86-64 baseline (AVX2/FMA/F16C), not -march=native: the wheel cache
+# outlives the machine it was built on, and the native build's AVX-512/AMX kernels crashed
+# (SIGSEGV on the first prompt longer than one token) on a Xeon with AMX here.
+WHEEL_CACHE ?= $(HOME)/.cache/referee/wheels-portable
 LLAMA_VERSION := 0.3.36
 LLAMA_WHEEL_STAMP := $(WHEEL_CACHE)/.llama-cpp-python-$(LLAMA_VERSION)
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 
-.PHONY: demo test lint bench clean llama-wheel build-tools system-deps
+.PHONY: demo test lint docs bench clean llama-wheel build-tools system-deps
 
 # Debian packages the tests need, installed once: headless Chromium (HTML reports, the arena's
 # browser tests through Playwright) and PostgreSQL (the arena's tests start a throw-away server).
@@ -34,7 +39,8 @@ $(LLAMA_WHEEL_STAMP): | $(BIN)/python
 	@ls $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || { \
 	  $(BUILD_TOOLS) && \
 	  echo "Compiling llama-cpp-python $(LLAMA_VERSION) once (about 6 minutes; cached in $(WHEEL_CACHE))" && \
-	  $(PIP) wheel --quiet --no-deps llama-cpp-python==$(LLAMA_VERSION) -w $(WHEEL_CACHE); }
+	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" FORCE_CMAKE=1 $(PIP) wheel --quiet --no-cache-dir --no-deps --no-binary llama-cpp-python \
+	    llama-cpp-python==$(LLAMA_VERSION) -w $(WHEEL_CACHE); }
 	touch $@
 
 # Compiling llama.cpp needs a C++ compiler and cmake: on Debian/Ubuntu install them when missing.
@@ -63,11 +69,15 @@ demo: $(STAMP)
 	$(BIN)/referee demo
 
 test: $(TEST_STAMP) system-deps
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/python -m pytest -q
 
 lint: $(TEST_STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+
+# docs/cli.md is generated from the Typer app; tests/test_docs.py fails when it is out of date
+docs: $(STAMP)
+	$(BIN)/python scripts/gen_cli_docs.py
 
 bench: $(TEST_STAMP)
 	$(BIN)/python bench/rank_bench.py

@@ -10,9 +10,94 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from referee import __version__
-from referee.errors import InputError
+from referee.errors import InputError, source_name
+
+#: the input formats `--format` accepts (``referee.io.FORMATS``; kept here so that ``--help``
+#: does not import pandas — tests/test_frictions.py checks that the two agree)
+FORMATS = (
+    "arena", "alpaca_eval", "mt_bench", "fastchat_pair", "arena_hard", "prd", "generic",
+    "llmbar", "judgebench", "autoj", "pandalm", "pairs",
+)
+FORMAT_HELP = f"Input format: {' | '.join(FORMATS)} (default: detected from each file's content)."
+
+
+class _Argument(TyperArgument):
+    """A positional argument whose help shows its metavar (``FILE...``) instead of a Python type."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None if self.metavar else super().display_type_rich(ctx)
+
+
+def _tidy_params(params: list[Any]) -> None:
+    """Help without Python types: flags show no value, other parameters their metavar
+    (given in the option, else the parameter's name in capitals)."""
+    for param in params:
+        if isinstance(param, TyperArgument):
+            param.__class__ = _Argument
+        elif getattr(param, "is_flag", False) or getattr(param, "count", False):
+            param.metavar = ""
+        elif param.metavar is None:
+            param.metavar = (param.name or "value").upper()
+
+
+class _Tidy:
+    """Mixin for referee's commands and groups: tidy help; ``GREEDY`` options take every value
+    that follows them (``--gold a.jsonl b.jsonl`` is ``--gold a.jsonl --gold b.jsonl``)."""
+
+    GREEDY: tuple[str, ...] = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _tidy_params(self.params)  # type: ignore[attr-defined]
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)  # type: ignore[misc]
+        if option is not None:
+            option.metavar = ""
+        return option
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, _spread(args, self.GREEDY))  # type: ignore[misc]
+
+
+def _spread(args: list[str], greedy: tuple[str, ...]) -> list[str]:
+    """``--opt a b --x`` → ``--opt a --opt b --x`` for the options in ``greedy``: every argument
+    after such an option up to the next option (or ``--``) is one more value of it."""
+    out: list[str] = []
+    current: str | None = None  # the greedy option whose values are being read
+    expect_value = False  # the next argument is the value of the option just seen
+    for i, arg in enumerate(args):
+        if arg == "--":
+            return out + args[i:]
+        if expect_value:
+            out.append(arg)
+            expect_value = False
+        elif arg.startswith("-") and arg != "-":
+            name, eq, _ = arg.partition("=")
+            current = name if name in greedy else None
+            expect_value = current is not None and not eq
+            out.append(arg)
+        elif current is not None:
+            out += [current, arg]
+        else:
+            out.append(arg)
+    return out
+
+
+class _Group(_Tidy, TyperGroup):
+    pass
+
+
+class _Command(_Tidy, TyperCommand):
+    pass
+
+
+class _AuditCommand(_Command):
+    GREEDY = ("--gold", "--scores")
+
 
 app = typer.Typer(
     name="referee",
@@ -20,12 +105,21 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=_Group,
 )
 
 
 def _fail(err: Exception) -> None:
     typer.echo(f"referee: error: {err}", err=True)
     raise typer.Exit(code=2)
+
+
+def _check_outputs(*paths: Path | None) -> None:
+    """Refuse, before any work, an output whose folder does not exist (no folders are created)."""
+    for path in paths:
+        if path is not None and not path.parent.is_dir():
+            _fail(InputError(f"the folder {str(path.parent)!r} does not exist; create it first", path=str(path),
+                             field="output"))
 
 
 @contextmanager
@@ -60,48 +154,49 @@ def _main(
     """referee command line."""
 
 
-@app.command()
+@app.command(cls=_Command)
 def rank(
-    files: Annotated[list[Path], typer.Argument(help="Comparison files (JSON, JSONL, CSV, Parquet; .gz/.xz ok).")],
-    format: Annotated[str | None, typer.Option("--format", "-f", help="Input format (default: detect from content).")] = None,
-    model: Annotated[str, typer.Option(help="bt | davidson | rao-kupper | elo")] = "bt",
-    ties: Annotated[str, typer.Option(help="For bt: half (a tie is half a win) | drop")] = "half",
-    graded: Annotated[str, typer.Option(help="Graded verdicts: auto (=ordinal) | ordinal | arena-hard | ignore")] = "auto",
+    files: Annotated[list[Path], typer.Argument(metavar="FILE...", help="Comparison files (JSON, JSONL, CSV, Parquet; .gz/.xz ok).")],
+    format: Annotated[str | None, typer.Option("--format", "-f", metavar="FORMAT", help=FORMAT_HELP)] = None,
+    model: Annotated[str, typer.Option(metavar="MODEL", help="bt | davidson | rao-kupper | elo")] = "bt",
+    ties: Annotated[str, typer.Option(metavar="POLICY", help="For bt: half (a tie is half a win) | drop")] = "half",
+    graded: Annotated[str, typer.Option(metavar="HOW", help="Graded verdicts: auto (=ordinal) | ordinal | arena-hard | ignore")] = "auto",
     first_position: Annotated[bool, typer.Option("--first-position", help="Estimate a shown-first advantage.")] = False,
-    style: Annotated[str | None, typer.Option(help="Style control covariates, e.g. length,markdown or column names.")] = None,
-    style_unit: Annotated[str, typer.Option(help="Length unit for style control: tokens | chars")] = "tokens",
-    ci: Annotated[str, typer.Option(help="sandwich | bootstrap | none")] = "sandwich",
-    rounds: Annotated[int, typer.Option(help="Bootstrap rounds (at least 10).")] = 1000,
-    cluster: Annotated[str | None, typer.Option(help="Independent units for the CIs: a column (prompt_id, voter, pair_id) for cluster-robust sandwich / clustered bootstrap, or none (rows). Default: pair_id when pairs repeat (both orders), else rows.")] = None,
+    style: Annotated[str | None, typer.Option(metavar="COVARIATES", help="Style control covariates, e.g. length,markdown or column names.")] = None,
+    style_unit: Annotated[str, typer.Option(metavar="UNIT", help="Length unit for style control: tokens | chars. Tokens (whitespace words) as arena-rank's style control does; --lc-length defaults to chars as AlpacaEval's LC does.")] = "tokens",
+    ci: Annotated[str, typer.Option(metavar="METHOD", help="sandwich | bootstrap | none")] = "sandwich",
+    rounds: Annotated[int, typer.Option(metavar="N", help="Bootstrap rounds (at least 10).")] = 1000,
+    cluster: Annotated[str | None, typer.Option(metavar="COLUMN", help="Independent units for the CIs: a column (prompt_id, voter, pair_id) for cluster-robust sandwich / clustered bootstrap, or none (rows). Default: pair_id when pairs repeat (both orders), else rows.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed (reported in the output).")] = 0,
-    level: Annotated[float, typer.Option(help="Confidence level.")] = 0.95,
-    baseline: Annotated[str | None, typer.Option(help="Also report win rates vs this model.")] = None,
+    level: Annotated[float, typer.Option(metavar="LEVEL", help="Confidence level.")] = 0.95,
+    baseline: Annotated[str | None, typer.Option(metavar="MODEL", help="Also report win rates vs this model.")] = None,
     lc: Annotated[bool, typer.Option("--lc", help="Length-controlled win rate vs --baseline.")] = False,
-    lc_length: Annotated[str, typer.Option(help="Length unit for --lc: chars | tokens")] = "chars",
+    lc_length: Annotated[str, typer.Option(metavar="UNIT", help="Length unit for --lc: chars | tokens. Characters as AlpacaEval's LC win rate does (its published numbers); --style-unit defaults to tokens as arena-rank's style control does.")] = "chars",
     lc_difficulty: Annotated[
         Path | None,
-        typer.Option(help="Instruction difficulty for --lc: JSON {prompt_id|prompt: δ}, or JSONL/CSV with "
+        typer.Option(metavar="FILE", help="Instruction difficulty for --lc: JSON {prompt_id|prompt: δ}, or JSONL/CSV with "
                           "prompt_id (or prompt) and difficulty columns (default: estimated from the data)."),
     ] = None,
     lc_rounds: Annotated[
-        int, typer.Option(help="Bootstrap rounds over instructions for the LC win rate's SE (0: delta method).")
+        int, typer.Option(metavar="N", help="Bootstrap rounds over instructions for the LC win rate's SE (0: delta method).")
     ] = 200,
-    anchor: Annotated[str | None, typer.Option(help="Pin a rating: MODEL=RATING.")] = None,
+    anchor: Annotated[str | None, typer.Option(metavar="MODEL=RATING", help="Pin a rating: MODEL=RATING.")] = None,
     hard: Annotated[bool, typer.Option("--hard", help="Ignore soft verdicts (prob_a); use winner labels.")] = False,
-    elo_k: Annotated[float, typer.Option(help="Elo K factor.")] = 4.0,
-    elo_shuffles: Annotated[int, typer.Option(help="Average Elo over this many shuffled orders.")] = 0,
-    output: Annotated[list[Path] | None, typer.Option("--output", "-o", help="Write .json/.csv/.md/.html (repeatable).")] = None,
-    top: Annotated[int, typer.Option(help="Show at most this many rows in the terminal (0 = all).")] = 0,
+    elo_k: Annotated[float, typer.Option(metavar="K", help="Elo K factor.")] = 4.0,
+    elo_shuffles: Annotated[int, typer.Option(metavar="N", help="Average Elo over this many shuffled orders.")] = 0,
+    output: Annotated[list[Path] | None, typer.Option("--output", "-o", metavar="FILE", help="Write .json/.csv/.md/.html (repeatable: -o a.json -o b.html); the folder must exist.")] = None,
+    top: Annotated[int, typer.Option(metavar="N", help="Show at most this many rows in the terminal (0 = all).")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No terminal table.")] = False,
     merge_case: Annotated[bool, typer.Option("--merge-case", help="Merge model names that differ only by case.")] = False,
-    by: Annotated[str | None, typer.Option("--by", help="Also one leaderboard per value of this column (category, language, turn, judge, voter…), a models × segments table and a test of whether strengths differ.")] = None,
-    where: Annotated[list[str] | None, typer.Option("--where", help="Keep only rows with COLUMN=VALUE (repeatable; all must hold).")] = None,
+    by: Annotated[str | None, typer.Option("--by", metavar="COLUMN", help="Also one leaderboard per value of this column (category, language, turn, judge, voter…), a models × segments table and a test of whether strengths differ.")] = None,
+    where: Annotated[list[str] | None, typer.Option("--where", metavar="COLUMN=VALUE", help="Keep only rows with COLUMN=VALUE (repeatable; all must hold).")] = None,
 ) -> None:
     """Rank models from pairwise comparisons: Bradley–Terry ratings with CIs and rank intervals."""
     from referee.rank.api import rank as rank_fn
 
     if baseline is None and lc:
         _fail(InputError("--lc needs --baseline MODEL", field="lc"))
+    _check_outputs(*(output or []))
     try:
         data: object = [str(f) for f in files]
         rank_call: Callable[..., Any] = rank_fn
@@ -153,27 +248,31 @@ def rank(
         typer.echo(f"wrote {out}", err=True)
 
 
-@app.command()
+@app.command(cls=_AuditCommand)
 def audit(
-    files: Annotated[list[Path], typer.Argument(help="Judge verdicts (comparisons) or, with --kind reward-model, scores.")],
-    gold: Annotated[list[Path] | None, typer.Option("--gold", help="Gold labels (a comparisons table; repeatable).")] = None,
-    kind: Annotated[str, typer.Option(help="judge | reward-model")] = "judge",
-    scores: Annotated[list[Path] | None, typer.Option("--scores", help="Pointwise scores of the judged responses.")] = None,
-    tie_policy: Annotated[str, typer.Option("--tie-policy", help="Gold ties: exclude | half | three-class")] = "exclude",
-    family: Annotated[str | None, typer.Option(help="Model families for self-preference: judge=family,...")] = None,
-    band: Annotated[list[str] | None, typer.Option("--band", help="No-defect band NAME=LOW:HIGH (repeatable).")] = None,
-    rounds: Annotated[int, typer.Option(help="Bootstrap rounds (clustered by prompt).")] = 1000,
+    files: Annotated[list[Path] | None, typer.Argument(metavar="FILE...", show_default=False, help="Judge verdicts (comparisons) or, with --kind reward-model, scores. Give them before --gold / --scores.")] = None,
+    gold: Annotated[list[Path] | None, typer.Option("--gold", metavar="FILE...", help="Gold labels (comparisons tables): every file after --gold up to the next option (--gold a.jsonl b.jsonl, or --gold a.jsonl --gold b.jsonl).")] = None,
+    kind: Annotated[str, typer.Option(metavar="KIND", help="judge | reward-model")] = "judge",
+    scores: Annotated[list[Path] | None, typer.Option("--scores", metavar="FILE...", help="Pointwise scores of the judged responses: every file after --scores up to the next option.")] = None,
+    tie_policy: Annotated[str, typer.Option("--tie-policy", metavar="POLICY", help="Gold ties: exclude | half | three-class")] = "exclude",
+    family: Annotated[str | None, typer.Option(metavar="JUDGE=FAMILY,...", help="Model families for self-preference: judge=family,...")] = None,
+    band: Annotated[list[str] | None, typer.Option("--band", metavar="NAME=LOW:HIGH", help="No-defect band NAME=LOW:HIGH (repeatable).")] = None,
+    rounds: Annotated[int, typer.Option(metavar="N", help="Bootstrap rounds (clustered by prompt).")] = 1000,
     seed: Annotated[int, typer.Option(help="Random seed (reported in the output).")] = 0,
-    level: Annotated[float, typer.Option(help="Confidence level.")] = 0.95,
-    length_margin: Annotated[float, typer.Option("--length-margin", help="Length bias: lengths differ by > this many characters.")] = 30.0,
-    length_fraction: Annotated[float | None, typer.Option("--length-fraction", help="Length bias: instead, lengths differ by > this fraction of the longer one.")] = None,
-    output: Annotated[list[Path] | None, typer.Option("--output", "-o", help="Write .json/.md/.html (repeatable).")] = None,
+    level: Annotated[float, typer.Option(metavar="LEVEL", help="Confidence level.")] = 0.95,
+    length_margin: Annotated[float, typer.Option("--length-margin", metavar="CHARS", help="Length bias: lengths differ by > this many characters.")] = 30.0,
+    length_fraction: Annotated[float | None, typer.Option("--length-fraction", metavar="SHARE", help="Length bias: instead, lengths differ by > this fraction of the longer one.")] = None,
+    output: Annotated[list[Path] | None, typer.Option("--output", "-o", metavar="FILE", help="Write .json/.md/.html (repeatable: -o a.json -o b.html); the folder must exist.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No terminal summary.")] = False,
 ) -> None:
     """Audit LLM judges or reward models: accuracy, agreement, position/length/self bias, consistency, calibration."""
     from referee.audit.api import audit as audit_fn
     from referee.audit.flags import parse_band
 
+    _check_outputs(*(output or []))
+    if not files:
+        _fail(InputError("no verdict files: give them before --gold / --scores, which take every file that "
+                         "follows them (referee audit VERDICTS... --gold GOLD...)", field="files"))
     try:
         families = None
         if family:
@@ -210,48 +309,48 @@ def audit(
         typer.echo(f"wrote {out}", err=True)
 
 
-@app.command()
+@app.command(cls=_Command)
 def judge(
-    outputs: Annotated[list[Path] | None, typer.Option("--outputs", help="Model outputs (AlpacaEval, Arena-Hard, JSONL/CSV); repeatable.")] = None,
-    extra_outputs: Annotated[list[Path] | None, typer.Argument(help="More output files (an unquoted glob after --outputs).")] = None,
-    baseline: Annotated[str | None, typer.Option(help="Judge every model against this one.")] = None,
-    pairs: Annotated[str | None, typer.Option(help="round-robin, or a file of (prompt_id, model_x, model_y).")] = None,
-    judge_url: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL, e.g. https://api.openai.com/v1.")] = None,
-    judge_model: Annotated[str | None, typer.Option(help="The judge model served there.")] = None,
-    judge_key_env: Annotated[str | None, typer.Option(help="Environment variable holding the API key.")] = None,
-    judge_config: Annotated[Path | None, typer.Option(help="YAML judge spec (url, model, key_env, template, prices, ...).")] = None,
-    judge_local: Annotated[str | None, typer.Option("--judge", help="local (embedded SmolLM2), local:PATH.gguf, or a reward model: rm:DIR, hf:PATH, dpo:POLICY,REF, length.")] = None,
-    judge_name: Annotated[str | None, typer.Option(help="Name written in the judge column.")] = None,
-    template: Annotated[str | None, typer.Option(help="Template name (see --list-templates) or a .j2 path.")] = None,
-    mode: Annotated[str | None, typer.Option(help="pairwise | pointwise (default: the template's).")] = None,
-    references: Annotated[list[Path] | None, typer.Option(help="Reference answers (reference-guided templates).")] = None,
-    questions: Annotated[Path | None, typer.Option(help="Question file for answer files without prompt text.")] = None,
-    temperature: Annotated[float | None, typer.Option(help="Judge sampling temperature.")] = None,
-    max_tokens: Annotated[int | None, typer.Option("--judge-max-tokens", help="Max tokens per judge answer.")] = None,
+    outputs: Annotated[list[Path] | None, typer.Option("--outputs", metavar="FILE", help="Model outputs (AlpacaEval, Arena-Hard, JSONL/CSV); repeatable.")] = None,
+    extra_outputs: Annotated[list[Path] | None, typer.Argument(metavar="[FILE...]", show_default=False, help="More output files (an unquoted glob after --outputs).")] = None,
+    baseline: Annotated[str | None, typer.Option(metavar="MODEL", help="Judge every model against this one.")] = None,
+    pairs: Annotated[str | None, typer.Option(metavar="round-robin|FILE", help="round-robin, or a file of (prompt_id, model_x, model_y).")] = None,
+    judge_url: Annotated[str | None, typer.Option(metavar="URL", help="OpenAI-compatible base URL, e.g. https://api.openai.com/v1.")] = None,
+    judge_model: Annotated[str | None, typer.Option(metavar="MODEL", help="The judge model served there.")] = None,
+    judge_key_env: Annotated[str | None, typer.Option(metavar="VAR", help="Environment variable holding the API key.")] = None,
+    judge_config: Annotated[Path | None, typer.Option(metavar="FILE", help="YAML judge spec (url, model, key_env, template, prices, ...).")] = None,
+    judge_local: Annotated[str | None, typer.Option("--judge", metavar="SPEC", help="local (embedded SmolLM2), local:PATH.gguf, or a reward model: rm:DIR, hf:PATH, dpo:POLICY,REF, length.")] = None,
+    judge_name: Annotated[str | None, typer.Option(metavar="NAME", help="Name written in the judge column.")] = None,
+    template: Annotated[str | None, typer.Option(metavar="NAME|FILE", help="Template name (see --list-templates) or a .j2 path.")] = None,
+    mode: Annotated[str | None, typer.Option(metavar="MODE", help="pairwise | pointwise (default: the template's).")] = None,
+    references: Annotated[list[Path] | None, typer.Option(metavar="FILE", help="Reference answers (reference-guided templates).")] = None,
+    questions: Annotated[Path | None, typer.Option(metavar="FILE", help="Question file for answer files without prompt text.")] = None,
+    temperature: Annotated[float | None, typer.Option(metavar="T", help="Judge sampling temperature.")] = None,
+    max_tokens: Annotated[int | None, typer.Option("--judge-max-tokens", metavar="N", help="Max tokens per judge answer.")] = None,
     logprobs: Annotated[bool | None, typer.Option("--logprobs/--no-logprobs", help="Ask for top logprobs.")] = None,
-    top_logprobs: Annotated[int | None, typer.Option(help="How many alternatives per token.")] = None,
+    top_logprobs: Annotated[int | None, typer.Option(metavar="N", help="How many alternatives per token.")] = None,
     single_order: Annotated[bool, typer.Option("--single-order", help="Judge each pair in one order only.")] = False,
-    reconcile: Annotated[str, typer.Option(help="conservative | average | soft (how the two orders combine).")] = "conservative",
-    seed: Annotated[int, typer.Option(help="Seed of the presentation-order assignment.")] = 0,
-    cache: Annotated[Path | None, typer.Option(help="SQLite cache file (default: the user cache dir).")] = None,
+    reconcile: Annotated[str, typer.Option(metavar="HOW", help="conservative | average | soft (how the two orders combine).")] = "conservative",
+    seed: Annotated[int, typer.Option(metavar="SEED", help="Seed of the presentation-order assignment.")] = 0,
+    cache: Annotated[Path | None, typer.Option(metavar="FILE", help="SQLite cache file (default: the user cache dir).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the cache.")] = False,
-    concurrency: Annotated[int, typer.Option(help="Calls in flight at once.")] = 8,
-    rpm: Annotated[float | None, typer.Option(help="Requests per minute limit.")] = None,
-    tpm: Annotated[float | None, typer.Option(help="Tokens per minute limit.")] = None,
-    retries: Annotated[int, typer.Option(help="Retries per call on 429/5xx/timeouts.")] = 6,
-    timeout: Annotated[float | None, typer.Option(help="Per-call timeout in seconds.")] = None,
-    max_calls: Annotated[int | None, typer.Option(help="Budget: stop after this many calls.")] = None,
+    concurrency: Annotated[int, typer.Option(metavar="N", help="Calls in flight at once.")] = 8,
+    rpm: Annotated[float | None, typer.Option(metavar="N", help="Requests per minute limit.")] = None,
+    tpm: Annotated[float | None, typer.Option(metavar="N", help="Tokens per minute limit.")] = None,
+    retries: Annotated[int, typer.Option(metavar="N", help="Retries per call on 429/5xx/timeouts.")] = 6,
+    timeout: Annotated[float | None, typer.Option(metavar="SECONDS", help="Per-call timeout in seconds.")] = None,
+    max_calls: Annotated[int | None, typer.Option(metavar="N", help="Budget: stop after this many calls.")] = None,
     max_tokens_budget: Annotated[
-        int | None, typer.Option("--max-tokens", help="Budget: stop before this many tokens in total (in + out).")
+        int | None, typer.Option("--max-tokens", metavar="N", help="Budget: stop before this many tokens in total (in + out).")
     ] = None,
-    max_cost: Annotated[float | None, typer.Option(help="Budget: stop before spending more than this (USD).")] = None,
-    price_in: Annotated[float | None, typer.Option(help="USD per 1k input tokens.")] = None,
-    price_out: Annotated[float | None, typer.Option(help="USD per 1k output tokens.")] = None,
+    max_cost: Annotated[float | None, typer.Option(metavar="USD", help="Budget: stop before spending more than this (USD).")] = None,
+    price_in: Annotated[float | None, typer.Option(metavar="USD", help="USD per 1k input tokens.")] = None,
+    price_out: Annotated[float | None, typer.Option(metavar="USD", help="USD per 1k output tokens.")] = None,
     allow_missing: Annotated[bool, typer.Option("--allow-missing", help="Skip pairs with missing outputs (counted).")] = False,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Verdicts file (.jsonl, .csv, .parquet).")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE", help="Verdicts file (.jsonl, .csv, .parquet); the folder must exist.")] = None,
     do_rank: Annotated[bool, typer.Option("--rank", help="Rank the verdicts at the end.")] = False,
     list_templates: Annotated[bool, typer.Option("--list-templates", help="List the shipped templates and exit.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or tables.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, summary or tables (errors only).")] = False,
 ) -> None:
     """LLM-as-a-judge on any OpenAI-compatible endpoint (or the embedded local model), both orders by default."""
     try:
@@ -271,6 +370,7 @@ def judge(
         }  # fmt: skip
         spec = JudgeSpec.from_config(judge_config, **overrides) if judge_config else JudgeSpec().updated(**overrides)
         files = [str(f) for f in [*(outputs or []), *(extra_outputs or [])]]
+        _check_outputs(output)
         if not files:
             raise InputError("no model outputs: pass --outputs FILE [FILE ...]", field="outputs")
         with _judge_progress(quiet) as progress:
@@ -298,11 +398,12 @@ def judge(
                 progress=progress,
                 output=output,
             )
-        typer.echo(result.summary(), err=True)
-        for note in result.meta.get("notes") or []:
-            typer.echo(f"note: {note}", err=True)
-        for what, path in (result.meta.get("outputs") or {}).items():
-            typer.echo(f"wrote {what}: {path}", err=True)
+        if not quiet:
+            typer.echo(result.summary(), err=True)
+            for note in result.meta.get("notes") or []:
+                typer.echo(f"note: {note}", err=True)
+            for what, path in (result.meta.get("outputs") or {}).items():
+                typer.echo(f"wrote {what}: {path}", err=True)
         if result.meta.get("mode") == "pointwise":
             if not quiet:
                 _print_scores(result.table)
@@ -360,16 +461,17 @@ def _print_scores(table) -> None:
     Console().print(out)
 
 
-@app.command()
+@app.command(cls=_Command)
 def demo(
-    out: Annotated[Path, typer.Option("--out", help="Folder for the demo's outputs (and its cache).")] = Path("demo"),
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Folder for the demo's outputs (and its cache).")] = Path("demo"),
     simulated: Annotated[
         bool, typer.Option("--simulated", help="The quick demo instead: rank a simulated arena with known true strengths.")
     ] = False,
-    prompts: Annotated[int | None, typer.Option("--prompts", min=1, help="Use only the first N shipped prompts.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed (sampling, pairing, bootstrap; default 0, simulated 7).")] = None,
+    prompts: Annotated[int | None, typer.Option("--prompts", min=1, metavar="N", help="Use only the first N shipped prompts.")] = None,
+    seed: Annotated[int | None, typer.Option(metavar="SEED", help="Seed (sampling, pairing, bootstrap; default 0, simulated 7).")] = None,
 ) -> None:
     """Offline demo: a local model answers prompts as three contestants, judges them in both orders, ranks, reports."""
+    _check_outputs(out)
     if simulated:
         from referee.demo import demo_simulated
 
@@ -383,17 +485,17 @@ def demo(
         _fail(err)
 
 
-@app.command("train-rm")
+@app.command("train-rm", cls=_Command)
 def train_rm(
-    pairs: Annotated[list[Path], typer.Argument(help="Preference pairs: TRL prompt/chosen/rejected, HH-RLHF, or a comparisons table.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Directory to save the reward model in.")],
-    encoder: Annotated[str, typer.Option(help="Frozen sentence encoder: minilm or a local model folder.")] = "minilm",
-    head: Annotated[str, typer.Option(help="Reward head: linear | mlp")] = "linear",
-    holdout: Annotated[float, typer.Option(help="Share of prompts held out for evaluation.")] = 0.2,
-    folds: Annotated[int | None, typer.Option(help="k-fold cross-validation instead of a holdout.")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed for splits and initialisation.")] = 0,
-    l2: Annotated[float, typer.Option(help="L2 regularisation of the head.")] = 3e-4,
-    format: Annotated[str | None, typer.Option("--format", "-f", help="Input format (default: detect).")] = None,
+    pairs: Annotated[list[Path], typer.Argument(metavar="FILE...", help="Preference pairs: TRL prompt/chosen/rejected, HH-RLHF, or a comparisons table (at least 10 pairs with a preferred side).")],
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="DIR", help="Directory to save the reward model in (its parent folder must exist).")],
+    encoder: Annotated[str, typer.Option(metavar="NAME|DIR", help="Frozen sentence encoder: minilm or a local model folder.")] = "minilm",
+    head: Annotated[str, typer.Option(metavar="HEAD", help="Reward head: linear | mlp")] = "linear",
+    holdout: Annotated[float, typer.Option(metavar="SHARE", help="Share of prompts held out for evaluation.")] = 0.2,
+    folds: Annotated[int | None, typer.Option(metavar="K", help="k-fold cross-validation instead of a holdout.")] = None,
+    seed: Annotated[int, typer.Option(metavar="SEED", help="Random seed for splits and initialisation.")] = 0,
+    l2: Annotated[float, typer.Option(metavar="L2", help="L2 regularisation of the head.")] = 3e-4,
+    format: Annotated[str | None, typer.Option("--format", "-f", metavar="FORMAT", help=FORMAT_HELP)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
 ) -> None:
     """Train a small reward model (frozen encoder + Bradley–Terry head) on chosen/rejected pairs."""
@@ -401,6 +503,7 @@ def train_rm(
 
     from referee.score.rm import train_rm as train_rm_fn
 
+    _check_outputs(output)
     try:
         with _progress(quiet, "encoding") as progress, warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # truncations: in the summary's notes
@@ -413,12 +516,12 @@ def train_rm(
         typer.echo(f"saved to {output} (use --scorer rm:{output})")
 
 
-@app.command()
+@app.command(cls=_Command)
 def score(
-    outputs: Annotated[list[Path], typer.Argument(help="Model outputs (the formats of `referee judge --outputs`).")],
-    scorer: Annotated[str, typer.Option(help="length | length:tokens | rm:DIR | hf:PATH | dpo:POLICY,REF")] = "length",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the scores table (.jsonl/.csv/.parquet).")] = None,
-    questions: Annotated[Path | None, typer.Option(help="FastChat question file (prompt texts).")] = None,
+    outputs: Annotated[list[Path], typer.Argument(metavar="FILE...", help="Model outputs (the formats of `referee judge --outputs`).")],
+    scorer: Annotated[str, typer.Option(metavar="SPEC", help="length | length:tokens | rm:DIR | hf:PATH | dpo:POLICY,REF")] = "length",
+    output: Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE", help="Write the scores table (.jsonl/.csv/.parquet); the folder must exist.")] = None,
+    questions: Annotated[Path | None, typer.Option(metavar="FILE", help="FastChat question file (prompt texts).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or notes.")] = False,
 ) -> None:
     """Score responses with a reward model: the scores table (prompt_id, model, response, scorer, score)."""
@@ -427,6 +530,7 @@ def score(
     from referee.io.write import write
     from referee.score.api import score as score_fn
 
+    _check_outputs(output)
     try:
         with _progress(quiet, "scoring") as progress, warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # truncations: printed as notes below
@@ -445,11 +549,11 @@ def score(
             typer.echo(f"wrote {len(table)} scores to {output}")
 
 
-@app.command("best-of-n")
+@app.command("best-of-n", cls=_Command)
 def best_of_n(
-    samples: Annotated[list[Path], typer.Argument(help="Samples: prompt_id, prompt, response[, model, sample_id[, score]] (.jsonl/.json/.csv/.parquet).")],
-    scorer: Annotated[str | None, typer.Option(help="length | rm:DIR | hf:PATH | dpo:POLICY,REF (default: the samples' score column).")] = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the picks (.jsonl/.csv/.parquet).")] = None,
+    samples: Annotated[list[Path], typer.Argument(metavar="FILE...", help="Samples: prompt_id, prompt, response[, model, sample_id[, score]] (.jsonl/.json/.csv/.parquet).")],
+    scorer: Annotated[str | None, typer.Option(metavar="SPEC", help="length | rm:DIR | hf:PATH | dpo:POLICY,REF (default: the samples' score column).")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE", help="Write the picks (.jsonl/.csv/.parquet); the folder must exist.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary.")] = False,
 ) -> None:
     """Pick the top-scored response per prompt from N samples; ties in the top score are reported."""
@@ -457,6 +561,7 @@ def best_of_n(
     from referee.score.bestofn import best_of_n as best_of_n_fn
     from referee.score.bestofn import summary
 
+    _check_outputs(output)
     try:
         picked = best_of_n_fn([str(s) for s in samples], scorer)
         if output is not None:
@@ -469,13 +574,13 @@ def best_of_n(
             typer.echo(f"wrote {len(picked)} picks to {output}", err=True)
 
 
-@app.command("export-pairs")
+@app.command("export-pairs", cls=_Command)
 def export_pairs(
-    comparisons: Annotated[list[Path], typer.Argument(help="Comparisons: judge verdicts or any file `referee rank` reads.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Preference pairs in TRL's format (prompt, chosen, rejected).")],
+    comparisons: Annotated[list[Path], typer.Argument(metavar="FILE...", help="Comparisons: judge verdicts or any file `referee rank` reads.")],
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="FILE", help="Preference pairs in TRL's format (prompt, chosen, rejected); the folder must exist.")],
     keep_ties: Annotated[bool, typer.Option("--keep-ties", help="Keep ties (chosen = response_a, with a tie column).")] = False,
-    min_margin: Annotated[float | None, typer.Option(help="Keep pairs with |2·prob_a − 1| at least this (0–1).")] = None,
-    format: Annotated[str | None, typer.Option("--format", "-f", help="Input format (default: detect).")] = None,
+    min_margin: Annotated[float | None, typer.Option(metavar="MARGIN", help="Keep pairs with |2·prob_a − 1| at least this (0–1).")] = None,
+    format: Annotated[str | None, typer.Option("--format", "-f", metavar="FORMAT", help=FORMAT_HELP)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary.")] = False,
 ) -> None:
     """Write preference pairs for DPO / reward training from a comparisons table."""
@@ -484,8 +589,13 @@ def export_pairs(
     from referee.score.export import export_pairs as export_fn
     from referee.score.export import summary
 
+    _check_outputs(output)
     try:
-        pairs = export_fn(read([str(c) for c in comparisons], format=format), drop_ties=not keep_ties, min_margin=min_margin)
+        files = [str(c) for c in comparisons]
+        try:
+            pairs = export_fn(read(files, format=format), drop_ties=not keep_ties, min_margin=min_margin)
+        except InputError as err:  # about the table read from `files` unless it names the option
+            raise err if err.field == "min_margin" else err.located(path=source_name(files)) from None
         if pairs.empty:
             raise InputError("no preference pair left to write (" + summary(pairs) + ")", field="comparisons")
         write(pairs, output)
@@ -496,27 +606,27 @@ def export_pairs(
         typer.echo(f"wrote {output}", err=True)
 
 # -- referee arena ------------------------------------------------------------------------------------
-arena_app = typer.Typer(help="A self-hostable human-voting arena with a live leaderboard.", no_args_is_help=True)
+arena_app = typer.Typer(help="A self-hostable human-voting arena with a live leaderboard.", no_args_is_help=True, cls=_Group)
 app.add_typer(arena_app, name="arena")
-DbOption = Annotated[str, typer.Option("--db", help="Database: sqlite:///arena.db or postgresql://user@host/db.")]
+DbOption = Annotated[str, typer.Option("--db", metavar="URL", help="Database: sqlite:///arena.db or postgresql://user@host/db (serve creates a missing SQLite file; invite and export need an existing one).")]
 
 
-@arena_app.command("serve")
+@arena_app.command("serve", cls=_Command)
 def arena_serve(
-    outputs: Annotated[list[str] | None, typer.Option("--outputs", help="Model outputs to add (any format `referee judge` reads).")] = None,
-    extra_outputs: Annotated[list[str] | None, typer.Argument(help="More output files (an unquoted glob after --outputs).")] = None,
+    outputs: Annotated[list[str] | None, typer.Option("--outputs", metavar="FILE", help="Model outputs to add (any format `referee judge` reads).")] = None,
+    extra_outputs: Annotated[list[str] | None, typer.Argument(metavar="[FILE...]", show_default=False, help="More output files (an unquoted glob after --outputs).")] = None,
     db: DbOption = "sqlite:///arena.db",
-    host: Annotated[str, typer.Option(help="Interface to listen on (non-loopback needs an admin token).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port.")] = 8000,
-    sampling: Annotated[str, typer.Option(help="Pair selection: uniform | balanced | active.")] = "uniform",
-    refresh: Annotated[float, typer.Option(help="Seconds between leaderboard recomputations (when votes arrived).")] = 10.0,
-    rate_limit: Annotated[float, typer.Option(help="Votes per second per annotator (bursts of 2x; 0 = no limit).")] = 2.0,
+    host: Annotated[str, typer.Option(metavar="HOST", help="Interface to listen on (non-loopback needs an admin token).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(metavar="PORT", help="Port.")] = 8000,
+    sampling: Annotated[str, typer.Option(metavar="HOW", help="Pair selection: uniform | balanced | active.")] = "uniform",
+    refresh: Annotated[float, typer.Option(metavar="SECONDS", help="Seconds between leaderboard recomputations (when votes arrived).")] = 10.0,
+    rate_limit: Annotated[float, typer.Option(metavar="RATE", help="Votes per second per annotator (bursts of 2x; 0 = no limit).")] = 2.0,
     identity_filter: Annotated[bool, typer.Option("--identity-filter", help="Leave out votes on responses that name a model.")] = False,
-    admin_token_env: Annotated[str, typer.Option(help="Environment variable holding the admin token.")] = "REFEREE_ADMIN_TOKEN",
-    sqlite_sync: Annotated[str, typer.Option(help="SQLite durability: normal (survives crashes) | full (also power loss).")] = "normal",
+    admin_token_env: Annotated[str, typer.Option(metavar="VAR", help="Environment variable holding the admin token.")] = "REFEREE_ADMIN_TOKEN",
+    sqlite_sync: Annotated[str, typer.Option(metavar="LEVEL", help="SQLite durability: normal (survives crashes) | full (also power loss).")] = "normal",
     public_leaderboard: Annotated[bool, typer.Option("--public-leaderboard", help="Show the leaderboard without logging in.")] = False,
-    seed: Annotated[int | None, typer.Option(help="Seed of the pair sampler (default: random).")] = None,
-    title: Annotated[str, typer.Option(help="Title shown on the pages.")] = "referee arena",
+    seed: Annotated[int | None, typer.Option(metavar="SEED", help="Seed of the pair sampler (default: random).")] = None,
+    title: Annotated[str, typer.Option(metavar="TEXT", help="Title shown on the pages.")] = "referee arena",
 ) -> None:
     """Serve the voting arena: Vote, Leaderboard and Admin pages and the JSON API."""
     from referee.arena import serve
@@ -538,11 +648,11 @@ def arena_serve(
         _fail(err)
 
 
-@arena_app.command("invite")
+@arena_app.command("invite", cls=_Command)
 def arena_invite(
-    name: Annotated[str, typer.Option("--name", help="The annotator's name (unique).")],
+    name: Annotated[str, typer.Option("--name", metavar="NAME", help="The annotator's name (unique).")],
     db: DbOption = "sqlite:///arena.db",
-    url: Annotated[str | None, typer.Option(help="The arena's address, to print a login link too.")] = None,
+    url: Annotated[str | None, typer.Option(metavar="URL", help="The arena's address, to print a login link too.")] = None,
 ) -> None:
     """Create an annotator; prints their token (shown once)."""
     from referee.arena import invite
@@ -556,15 +666,16 @@ def arena_invite(
         typer.echo(f"{url.rstrip('/')}/login?token={token}", err=True)
 
 
-@arena_app.command("export")
+@arena_app.command("export", cls=_Command)
 def arena_export(
     db: DbOption = "sqlite:///arena.db",
-    output: Annotated[Path, typer.Option("--output", "-o", help="votes.jsonl | .csv | .parquet")] = Path("votes.jsonl"),
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="FILE", help="votes.jsonl | .csv | .parquet (the folder must exist)")] = Path("votes.jsonl"),
     identity_filter: Annotated[bool, typer.Option("--identity-filter", help="Leave out votes on responses that name a model.")] = False,
 ) -> None:
     """Write all votes as canonical comparisons (for `referee rank` / `referee audit`)."""
     from referee.arena import export
 
+    _check_outputs(output)
     try:
         frame = export(db, output, identity_filter=identity_filter)
     except InputError as err:

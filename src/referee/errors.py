@@ -6,6 +6,8 @@ file, line and field; library callers can catch it and read the parts.
 
 from __future__ import annotations
 
+from pathlib import PurePath
+
 
 class InputError(ValueError):
     """Bad user input, located as precisely as we can: file, line (1-based), field."""
@@ -40,6 +42,15 @@ class InputError(ValueError):
             line=self.line if self.line is not None else line,
             field=self.field,
         )
+
+
+def source_name(data: object) -> str | None:
+    """The file name(s) a table was read from, for :class:`InputError`'s ``path`` (None for a DataFrame)."""
+    if isinstance(data, str | PurePath):
+        return str(data)
+    if isinstance(data, list | tuple) and data and all(isinstance(d, str | PurePath) for d in data):
+        return ", ".join(map(str, data))
+    return None
 
 
 class RefereeWarning(UserWarning):

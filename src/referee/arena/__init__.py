@@ -58,7 +58,7 @@ def open_store(db: str, outputs: str | Path | Iterable[str | Path] | None = None
 
     store = Store(db, sqlite_sync=sqlite_sync)
     if outputs:
-        from referee.judge.inputs import read_outputs
+        from referee.io.outputs import read_outputs
 
         store.load_outputs(read_outputs(outputs))
     return store
@@ -125,6 +125,7 @@ def invite(name: str, *, db: str = DEFAULT_DB) -> str:
     """Create an annotator called ``name`` and return their token (shown once)."""
     from referee.arena.store import Store
 
+    _existing_db(db)
     store = Store(db)
     try:
         return store.invite(name)
@@ -137,12 +138,9 @@ def export(db: str = DEFAULT_DB, output: str | Path | None = None, *, identity_f
     ``prompt_id``, ``prompt``, ``response_a/b``, ``tstamp`` and ``battle_id``; written to
     ``output`` (``.jsonl``, ``.csv``, ``.parquet``…) when given."""
     from referee.arena.board import votes_frame
-    from referee.arena.db import sqlite_path
     from referee.arena.store import Store
 
-    path = sqlite_path(db)
-    if path is not None and not path.exists():
-        raise InputError("no arena database here: `referee arena serve --outputs ...` creates it", path=str(path), field="db")
+    _existing_db(db)
     store = Store(db)
     try:
         frame = votes_frame(store.vote_rows(), store.catalogue(), texts=True, identity_filter=identity_filter)
@@ -153,3 +151,13 @@ def export(db: str = DEFAULT_DB, output: str | Path | None = None, *, identity_f
 
         write(frame, output)
     return frame
+
+
+def _existing_db(db: str) -> None:
+    """Refuse a SQLite URL whose file does not exist: only ``serve`` creates the database, so a
+    typo in ``invite`` / ``export`` does not make a new, empty one."""
+    from referee.arena.db import sqlite_path
+
+    path = sqlite_path(db)
+    if path is not None and not path.exists():
+        raise InputError("no arena database here: `referee arena serve --outputs ...` creates it", path=str(path), field="db")

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from referee.errors import InputError
+from referee.errors import InputError, source_name
 from referee.score.base import Scorer
 
 PICK_COLUMNS = (
@@ -88,10 +88,10 @@ def best_of_n(
         if col not in df.columns:
             raise InputError(
                 f"samples table lacks column {col!r} (needs prompt_id, prompt, response[, model, sample_id])",
-                field=col,
+                path=source_name(samples), field=col,
             )
     if df.empty:
-        raise InputError("no samples", field="response")
+        raise InputError("no samples", path=source_name(samples), field="response")
     df = df.reset_index(drop=True)
     df["prompt_id"] = df["prompt_id"].astype(str)
     if "prompt" not in df.columns:

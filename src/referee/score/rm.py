@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from referee.errors import InputError
+from referee.errors import InputError, source_name
 from referee.resample import bca_interval, bootstrap, percentile_interval
 from referee.score.encoder import Encoder, join
 from referee.score.heads import HEADS, Head, accuracy, fit
@@ -45,6 +45,9 @@ KIND = "referee-rm"
 INTERVALS = ("bca", "percentile")
 TIES = frozenset({"tie", "tie (bothbad)"})
 VAL_SHARE = 0.1
+#: the fewest pairs with a preferred side (ties do not count) that ``train_rm`` accepts: below
+#: this the held-out accuracy rests on one or two pairs and the model on almost nothing
+MIN_PAIRS = 10
 
 
 @dataclass
@@ -106,14 +109,14 @@ def load_pairs(pairs: Any, format: str | None = None) -> tuple[pd.DataFrame, dic
     for col in ("response_a", "response_b"):
         if col not in df.columns:
             raise InputError("training a reward model needs the response texts (response_a / response_b); "
-                             "these comparisons have none", field=col)
+                             "these comparisons have none", path=source_name(pairs), field=col)
     if "winner" not in df.columns:
-        raise InputError("training a reward model needs a winner per comparison", field="winner")
+        raise InputError("training a reward model needs a winner per comparison", path=source_name(pairs), field="winner")
     prompt = df["prompt"].fillna("").astype(str) if "prompt" in df.columns else pd.Series("", index=df.index)
     if "prompt_id" in df.columns:
         pid = df["prompt_id"].astype(str)
     else:
-        from referee.io._gold import text_id
+        from referee.io.gold import text_id
 
         pid = prompt.map(text_id)
     winner = df["winner"].astype(str)
@@ -129,7 +132,8 @@ def load_pairs(pairs: Any, format: str | None = None) -> tuple[pd.DataFrame, dic
         dropped["identical_responses"] = dropped.get("identical_responses", 0) + int(same.sum())
     out = out[keep & ~same].reset_index(drop=True)
     if len(out) == 0:
-        raise InputError(f"no comparisons to train on (dropped: {dropped or 'none'})", field="winner")
+        raise InputError(f"no comparisons to train on (dropped: {dropped or 'none'})", path=source_name(pairs),
+                         field="winner")
     return out, dropped
 
 
@@ -196,6 +200,24 @@ def length_baselines(df: pd.DataFrame) -> dict[str, float]:
     return {"prefer-longer": float(longer.mean()), "prefer-shorter": float(shorter.mean())}
 
 
+def _check_enough(df: pd.DataFrame, dropped: dict[str, int], *, folds: int | None, source: Any) -> None:
+    """Refuse data too small to train on and still hold some out: at least :data:`MIN_PAIRS`
+    pairs with a preferred side, on at least 2 prompts (``folds`` prompts for k-fold)."""
+    path = source_name(source)
+    decisive = df[df["y"] != 0.5]
+    prompts = decisive["prompt_id"].nunique()
+    left = f"{len(df)} usable pairs, {len(decisive)} with a preferred side, on {prompts} prompts"
+    if dropped:
+        left += f"; dropped: {', '.join(f'{k} {v}' for k, v in dropped.items())}"
+    if len(decisive) < MIN_PAIRS or prompts < 2:
+        raise InputError(f"too few preference pairs to train a reward model ({left}): it needs at least "
+                         f"{MIN_PAIRS} pairs with a preferred side on at least 2 prompts, some of them held out "
+                         "to measure its accuracy", path=path, field="pairs")
+    if folds is not None and prompts < folds:
+        raise InputError(f"{folds}-fold cross-validation needs at least {folds} prompts ({left})", path=path,
+                         field="folds")
+
+
 def _group_split(pid: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
     """Boolean mask of rows whose prompt falls in a random ``share`` of prompts."""
     groups = np.unique(pid)
@@ -257,6 +279,7 @@ def train_rm(
         raise InputError("holdout must be a share between 0 and 1", field="holdout")
     t0 = time.perf_counter()
     df, dropped = load_pairs(pairs, format=format)
+    _check_enough(df, dropped, folds=folds, source=pairs)
     enc = _encoder or Encoder(encoder, cache_dir=cache_dir)
     t1 = time.perf_counter()
     ea, eb = embed_pairs(df, enc, progress)
