@@ -39,6 +39,16 @@ def true_strengths(n_models: int, rng: np.random.Generator, spread: float = 1.0)
     return theta - theta.mean()
 
 
+def _models(
+    rng: np.random.Generator, n_models: int, spread: float, skew: float, prefix: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """True strengths, names and Zipf(``skew``) popularities in a random order (draws from ``rng``)."""
+    theta = true_strengths(n_models, rng, spread)
+    names = np.array([f"{prefix}{i:03d}" for i in range(n_models)])
+    pop = rng.permutation(1.0 / np.arange(1, n_models + 1) ** skew)
+    return theta, names, pop / pop.sum()
+
+
 def simulate_arena(
     n_models: int = 20,
     n_battles: int = 20_000,
@@ -60,11 +70,7 @@ def simulate_arena(
     seen thousands of times and others rarely, like a real arena.
     """
     rng = np.random.default_rng(seed)
-    theta = true_strengths(n_models, rng, spread)
-    names = np.array([f"{model_prefix}{i:03d}" for i in range(n_models)])
-    pop = 1.0 / np.arange(1, n_models + 1) ** skew
-    pop = rng.permutation(pop)
-    pop /= pop.sum()
+    theta, names, pop = _models(rng, n_models, spread, skew, model_prefix)
     a = rng.choice(n_models, size=n_battles, p=pop)
     b = _draw_opponents(rng, a, pop)
     d = theta[a] - theta[b] + first_position
@@ -246,11 +252,7 @@ def simulate(
     if soft_kappa and (outcome != "bt" or tau):
         raise ValueError("soft verdicts are drawn for outcome='bt' with tau=0 only")
     rng = np.random.default_rng(seed)
-    theta = true_strengths(n_models, rng, spread)
-    names = np.array([f"{model_prefix}{i:03d}" for i in range(n_models)])
-    pop = 1.0 / np.arange(1, n_models + 1) ** skew
-    pop = rng.permutation(pop)
-    pop /= pop.sum()
+    theta, names, pop = _models(rng, n_models, spread, skew, model_prefix)
     for _ in range(1000):
         a = rng.choice(n_models, size=n_battles, p=pop)
         b = _draw_opponents(rng, a, pop)
