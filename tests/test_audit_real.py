@@ -9,6 +9,9 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -41,6 +44,50 @@ def test_mt_bench_gpt4_vs_human_agreement_without_ties():
     assert rep.meta["alignment"]["gold_items_matched"] == rep.meta["alignment"]["gold_items"]
     # one presentation order per pair: the first-position rate is reported but not flagged
     assert not any(f["metric"] == "first_position_rate" for f in rep.judges["gpt4_pair"]["flags"])
+
+
+def _terminal_table(out: str, judge: str) -> dict[str, tuple[str, str]]:
+    """The summary table of ``referee audit``'s terminal output: header → (value, CI) of ``judge``'s row."""
+    lines = out.splitlines()
+    heads: list[list[str]] = []
+    for line in lines:
+        if line.startswith("┃"):
+            cells = [c.strip() for c in line.split("┃")[1:-1]]
+            heads = heads or [[] for _ in cells]
+            for h, c in zip(heads, cells, strict=True):
+                if c:
+                    h.append(c)
+    row = next(i for i, line in enumerate(lines) if line.startswith(f"│ {judge} "))
+    values = [c.strip() for c in lines[row].split("│")[1:-1]]
+    cis = [c.strip() for c in lines[row + 1].split("│")[1:-1]]
+    return {" ".join(h): (v, ci) for h, v, ci in zip(heads, values, cis, strict=True)}
+
+
+@pytest.mark.parametrize("policy", ["exclude", "half"])
+def test_mt_bench_terminal_shows_agreement_with_and_without_ties(policy, tmp_path):
+    human, gpt4 = need(MT / "human.jsonl.gz"), need(MT / "gpt4_pair.jsonl.gz")
+    out_json, out_md = tmp_path / "audit.json", tmp_path / "audit.md"
+    exe = str(Path(sys.executable).with_name("referee"))
+    args = [str(gpt4), "--gold", str(human), "--rounds", "200", "--seed", "0", "--tie-policy", policy]
+    res = subprocess.run([exe, "audit", *args, "-o", str(out_json)], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    subprocess.run([exe, "audit", *args, "-q", "-o", str(out_md)], check=True, capture_output=True, timeout=120)
+    rep = json.loads(out_json.read_text())["judges"]["gpt4_pair"]
+    shown = _terminal_table(res.stdout, "gpt4_pair")
+    md = out_md.read_text()
+    for label, m in (("agree w/o ties", rep["details"]["agreement_no_ties"]),
+                     ("agree w/ ties", rep["details"]["agreement"]),
+                     ("accuracy", rep["accuracy"])):
+        assert shown[label] == (f"{m['value']:.3f}", f"[{m['ci_low']:.3f}–{m['ci_high']:.3f}]"), label
+        assert f"{m['value']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]" in md, label
+    # the published number (MT-Bench: without ties) whatever the policy, with ties beside it
+    no_ties, ties = rep["details"]["agreement_no_ties"], rep["details"]["agreement"]
+    assert shown["agree w/o ties"][0] == "0.856" and no_ties["n"] == 1118
+    assert shown["agree w/ ties"][0] == "0.673" and ties["n"] == 1751
+    assert f"agreement_no_ties: {no_ties['value']:.3f}" in md and "(n = 1,118)" in md
+    assert f"tie policy {policy}" in res.stdout and "MT-Bench's 'without ties'" in res.stdout
+    # accuracy follows the policy; the two agreements do not
+    assert shown["accuracy"][0] == {"exclude": "0.717", "half": "0.791"}[policy]
 
 
 # --------------------------------------------------------------------------------------------- PRD

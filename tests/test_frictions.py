@@ -177,3 +177,27 @@ def test_table_errors_name_the_file(command, battles, tmp_path):
     proc = run(*args)
     assert_clear_error(proc, "battles.jsonl", "field")
     assert "<input>" not in proc.stderr
+
+
+@pytest.mark.parametrize("args", [["--by", "nosuch"], ["--where", "nosuch=1"], ["--where", "model_a=nobody"],
+                                  ["--by", "prompt_id", "--where", "model_a=nobody"], ["--cluster", "nosuch"],
+                                  ["--style", "nosuch"]], ids=lambda a: " ".join(a))
+def test_rank_column_errors_name_the_file(args, battles):
+    proc = run("rank", str(battles), "-q", *args)
+    assert_clear_error(proc, "battles.jsonl", "field")
+    assert "<input>" not in proc.stderr
+
+
+def test_rank_option_errors_do_not_blame_the_file(battles):
+    proc = run("rank", str(battles), "-q", "--where", "no-equals-sign")
+    assert proc.returncode == 2 and "--where must look like COLUMN=VALUE" in proc.stderr
+    assert "battles.jsonl" not in proc.stderr
+
+
+@pytest.mark.parametrize("args", [["--kind", "reward-model"], []], ids=["needs --gold", "only gold rows"])
+def test_audit_input_errors_name_the_file(args, judged, tmp_path):
+    vp, g1, _ = judged
+    source = g1 if not args else vp  # without --kind: a file of gold rows only has no verdict to audit
+    proc = run("audit", str(source), "-q", *args)
+    assert_clear_error(proc, source.name, "field")
+    assert "<input>" not in proc.stderr

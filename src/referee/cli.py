@@ -114,6 +114,17 @@ def _fail(err: Exception) -> None:
     raise typer.Exit(code=2)
 
 
+#: fields of ``rank`` errors that name a value typed on the command line, not the data read
+RANK_OPTIONS = frozenset({"model", "ties", "graded", "ci", "rounds", "level", "lc", "lc_rounds", "lc_difficulty",
+                          "anchor", "where", "style_unit", "lc_length"})
+
+
+def _located(err: InputError, files: list[str], options: frozenset[str] = frozenset()) -> InputError:
+    """``err`` located at the input ``files`` (e.g. a ``--by``/``--where``/``--cluster``/``--style`` column
+    missing from them), unless it already names a file or is about one of ``options``."""
+    return err if err.field in options else err.located(path=source_name(files))
+
+
 def _check_outputs(*paths: Path | None) -> None:
     """Refuse, before any work, an output whose folder does not exist (no folders are created)."""
     for path in paths:
@@ -237,7 +248,7 @@ def rank(
         for out in output or []:
             board.save(out)
     except InputError as err:
-        _fail(err)
+        _fail(_located(err, [str(f) for f in files], RANK_OPTIONS))
     if not quiet and by is not None:
         board.print(top=top or None)
     elif not quiet:
@@ -254,7 +265,7 @@ def audit(
     gold: Annotated[list[Path] | None, typer.Option("--gold", metavar="FILE...", help="Gold labels (comparisons tables): every file after --gold up to the next option (--gold a.jsonl b.jsonl, or --gold a.jsonl --gold b.jsonl).")] = None,
     kind: Annotated[str, typer.Option(metavar="KIND", help="judge | reward-model")] = "judge",
     scores: Annotated[list[Path] | None, typer.Option("--scores", metavar="FILE...", help="Pointwise scores of the judged responses: every file after --scores up to the next option.")] = None,
-    tie_policy: Annotated[str, typer.Option("--tie-policy", metavar="POLICY", help="Gold ties: exclude | half | three-class")] = "exclude",
+    tie_policy: Annotated[str, typer.Option("--tie-policy", metavar="POLICY", help="How accuracy counts gold ties: exclude | half | three-class (agreement with gold is shown both without and with ties under every policy)")] = "exclude",
     family: Annotated[str | None, typer.Option(metavar="JUDGE=FAMILY,...", help="Model families for self-preference: judge=family,...")] = None,
     band: Annotated[list[str] | None, typer.Option("--band", metavar="NAME=LOW:HIGH", help="No-defect band NAME=LOW:HIGH (repeatable).")] = None,
     rounds: Annotated[int, typer.Option(metavar="N", help="Bootstrap rounds (clustered by prompt).")] = 1000,
@@ -595,7 +606,7 @@ def export_pairs(
         try:
             pairs = export_fn(read(files, format=format), drop_ties=not keep_ties, min_margin=min_margin)
         except InputError as err:  # about the table read from `files` unless it names the option
-            raise err if err.field == "min_margin" else err.located(path=source_name(files)) from None
+            raise _located(err, files, frozenset({"min_margin"})) from None
         if pairs.empty:
             raise InputError("no preference pair left to write (" + summary(pairs) + ")", field="comparisons")
         write(pairs, output)

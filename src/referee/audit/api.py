@@ -23,7 +23,7 @@ from referee.audit.flags import flags_for, resolve_bands
 from referee.audit.load import GOLD_JUDGES, describe, load_comparisons, load_scores, split_gold
 from referee.audit.report import CONTRACT, AuditReport
 from referee.audit.rows import Rows, build_rows
-from referee.errors import InputError
+from referee.errors import InputError, source_name
 
 KINDS = ("judge", "reward-model")
 
@@ -164,8 +164,9 @@ def _read_inputs(
         if source is None:
             raise InputError("a reward-model audit needs the scores table", field="scores")
         if gold is None:
-            raise InputError("a reward-model audit needs --gold: the pairs whose responses were scored", field="gold")
-        g = _check_rm_ties(load_comparisons(gold, "gold"), tie_policy)
+            raise InputError("a reward-model audit needs --gold: the pairs whose responses were scored",
+                             path=source_name(source), field="gold")
+        g = _check_rm_ties(load_comparisons(gold, "gold"), tie_policy, source_name(gold))
         v, rm_info = sc.reward_model_verdicts(load_scores(source), g)
         if rm_info["unknown_scores"]:
             notes.append(f"{rm_info['unknown_scores']} scores are for responses in no gold pair and were ignored")
@@ -178,7 +179,8 @@ def _read_inputs(
         extra = load_comparisons(gold, "gold")
         g = extra if g is None else pd.concat([g, extra], ignore_index=True)
     if len(v) == 0:
-        raise InputError("no judge verdicts to audit: every row is a gold label", field="judge")
+        raise InputError("no judge verdicts to audit: every row is a gold label", path=source_name(verdicts),
+                         field="judge")
     v = _named(v)
     v.attrs = {"dropped": dict(table.attrs.get("dropped", {}))}
     return Inputs(v, g, None if scores is None else load_scores(scores))
@@ -261,7 +263,9 @@ def _judge_rows(al: Aligned, judges: list[str], sa: np.ndarray | None, sb: np.nd
     return out
 
 
-def _check_rm_ties(g: pd.DataFrame, tie_policy: str) -> pd.DataFrame:
+def _check_rm_ties(g: pd.DataFrame, tie_policy: str, path: str | None = None) -> pd.DataFrame:
+    """The gold pairs of a reward-model audit, refused when their ties cannot be scored two-class
+    (``path``: the gold file(s), named in the error)."""
     ties = g["winner"].isin(["tie", "tie (bothbad)"]).to_numpy()
     if tie_policy == "half":
         raise InputError("a reward model is scored two-class (a tie in scores counts as wrong, as in RewardBench); "
@@ -270,6 +274,7 @@ def _check_rm_ties(g: pd.DataFrame, tie_policy: str) -> pd.DataFrame:
         raise InputError(
             f"the gold labels hold {int(ties.sum())} ties (a three-class label set), but a reward model is scored "
             "two-class (chosen vs rejected); use --tie-policy exclude to leave the tied pairs out",
+            path=path,
             field="winner",
         )
     return g

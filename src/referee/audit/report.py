@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from referee.report.audit_text import SUMMARY, describe, fmt_metric
+from referee.report.audit_text import SUMMARY, agreement_legend, describe, fmt_metric, scored_against_gold
 from referee.report.output import Renderable, clean, emit
 
 CONTRACT: tuple[str, ...] = (
@@ -120,8 +120,10 @@ def audit_markdown(report: AuditReport) -> str:
     head = ["judge", "n", "aligned", *[label for _, label in SUMMARY]]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for j, d in report.judges.items():
-        row = [str(j), str(d["n"]), str(d["aligned"]), *[fmt_metric(d.get(k)) for k, _ in SUMMARY]]
+        row = [str(j), str(d["n"]), str(d["aligned"]), *[fmt_metric(report.metric(j, k)) for k, _ in SUMMARY]]
         lines.append("| " + " | ".join(row) + " |")
+    if scored_against_gold(report):
+        lines += ["", agreement_legend(report.meta)]
     lines += ["", "## All metrics", ""]
     for j, d in report.judges.items():
         lines.append(f"### {j}")
@@ -131,9 +133,17 @@ def audit_markdown(report: AuditReport) -> str:
         det = d.get("details", {})
         for k in ("agreement", "agreement_no_ties", "agreement_majority", "human_baseline", "flip_rate"):
             if isinstance(det.get(k), dict):
-                lines.append(f"- {k}: {fmt_metric(det[k])}")
+                lines.append(f"- {k}: {fmt_metric(det[k])}{_n(det[k])}")
         lines.append("")
     for note in report.meta.get("notes") or []:
         lines.append(f"> note: {note}")
     lines += ["", f"Method: {describe(report.meta)}", ""]
     return "\n".join(lines)
+
+
+def _n(m: dict[str, Any]) -> str:
+    """' (n = 1,118)': the units behind a metric (verdict–vote pairs for agreement), '' when unknown."""
+    n = m.get("n")
+    if n is None:
+        return ""
+    return f" (n = {n:,.0f})" if float(n).is_integer() else f" (n = {n:,.1f})"

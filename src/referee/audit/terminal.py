@@ -4,19 +4,25 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from referee.report.audit_text import SUMMARY, describe
+from referee.report.audit_text import SUMMARY, agreement_legend, describe, scored_against_gold
 
 if TYPE_CHECKING:
     from referee.report.data import AuditData
 
 
+#: width of the summary when the output is not a terminal (a pipe, a file, a test's capture)
+WIDTH = 200
+
+
 def print_audit(report: AuditData, console: Any = None) -> None:
+    """Print the flags, the headline table (accuracy beside agreement with gold without and with
+    ties), what the gold columns count, the method and the notes."""
     from rich.console import Console
     from rich.table import Table
 
     console = console or Console()
-    if not console.is_terminal and console.width < 170:
-        console = Console(width=170)
+    if not console.is_terminal and console.width < WIDTH:
+        console = Console(width=WIDTH)
     flags = report.flags
     if flags:
         console.print(f"[bold red]{len(flags)} flag(s)[/bold red]")
@@ -34,18 +40,21 @@ def print_audit(report: AuditData, console: Any = None) -> None:
     for j, d in report.judges.items():
         cells = []
         for key, _ in SUMMARY:
-            text = _compact(d.get(key))
+            text = _compact(report.metric(j, key))
             cells.append(f"[red]{text}[/red]" if (j, key) in flagged else text)
         table.add_row(str(j), f"{d['n']:,}", f"{d['aligned']:,}", *cells)
     console.print(table)
+    if scored_against_gold(report):
+        console.print(f"[dim]{agreement_legend(report.meta)}[/dim]")
     console.print(f"[dim]{describe(report.meta)}[/dim]")
     for note in report.meta.get("notes") or []:
         console.print(f"[yellow]note:[/yellow] {note}")
 
 
 def _compact(m: dict[str, Any] | None) -> str:
+    """'0.856 [0.832–0.880]' (three decimals, as published numbers are quoted), '–' when missing."""
     if not m or m.get("value") is None:
         return "–"
     if m.get("ci_low") is None:
-        return f"{m['value']:.2f}"
-    return f"{m['value']:.2f} [{m['ci_low']:.2f}–{m['ci_high']:.2f}]"
+        return f"{m['value']:.3f}"
+    return f"{m['value']:.3f} [{m['ci_low']:.3f}–{m['ci_high']:.3f}]"

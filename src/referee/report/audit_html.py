@@ -20,6 +20,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("kappa", "Cohen κ"),
     ("alpha", "Kripp. α"),
     ("details.agreement_no_ties", "agree w/o ties"),
+    ("details.agreement", "agree w/ ties"),
     ("details.human_baseline", "human baseline"),
     ("position_consistency", "position consistency"),
     ("first_position_rate", "first-shown wins"),

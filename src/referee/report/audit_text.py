@@ -3,11 +3,20 @@ metrics with their short labels, a metric with its interval, and the method sent
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-#: contract metrics shown in summaries, with short labels
+if TYPE_CHECKING:
+    from referee.report.data import AuditData
+
+#: headline metrics shown in summaries, with short labels: a contract name, or a dotted path
+#: under ``details`` (read with ``AuditData.metric``).  Agreement with gold is shown both
+#: without ties (neither the judge nor the gold vote is a tie: MT-Bench's "w/o tie", the
+#: published 85.6% of GPT-4 vs humans) and with ties (exact three-class match: MT-Bench's
+#: "w/ tie"), whatever the tie policy that ``accuracy`` follows.
 SUMMARY: tuple[tuple[str, str], ...] = (
     ("accuracy", "accuracy"),
+    ("details.agreement_no_ties", "agree w/o ties"),
+    ("details.agreement", "agree w/ ties"),
     ("kappa", "κ"),
     ("position_consistency", "consistency"),
     ("first_position_rate", "first-shown wins"),
@@ -29,6 +38,18 @@ def fmt_metric(m: dict[str, Any] | None, digits: int = 3, pct: bool = False) -> 
     return f"{f(m['value'])} [{f(m['ci_low'])}, {f(m['ci_high'])}]"
 
 
+def scored_against_gold(report: AuditData) -> bool:
+    """Whether any judge was scored against gold labels (its agreement columns hold a value)."""
+    return any((report.metric(j, "details.agreement") or {}).get("value") is not None for j in report.judges)
+
+
+def agreement_legend(meta: dict[str, Any]) -> str:
+    """What the gold columns of the summary count: the tie policy of ``accuracy`` and the two agreements."""
+    return (f"accuracy follows tie policy {meta.get('tie_policy')}; agree w/o ties counts the (verdict, gold vote) "
+            "pairs where neither is a tie (MT-Bench's 'without ties'); agree w/ ties is the exact match of "
+            "win / loss / tie over every pair (MT-Bench's 'with ties').")
+
+
 def describe(meta: dict[str, Any]) -> str:
     """One sentence on how the audit was computed."""
     a = meta.get("alignment", {})
@@ -42,4 +63,4 @@ def describe(meta: dict[str, Any]) -> str:
     return "; ".join(parts) + "."
 
 
-__all__ = ["SUMMARY", "describe", "fmt_metric"]
+__all__ = ["SUMMARY", "agreement_legend", "describe", "fmt_metric", "scored_against_gold"]
