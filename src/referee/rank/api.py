@@ -17,7 +17,7 @@ import pandas as pd
 from referee import __version__
 from referee.errors import InputError
 from referee.rank.bt import WEAK_PRIOR, components, fit_bt, mle_exists, pair_stats
-from referee.rank.cells import Cells, aggregate, aggregate_rows, model_index
+from referee.rank.cells import Cells, aggregate, aggregate_rows, model_index, unit_codes
 from referee.rank.fit import Fit
 from referee.rank.leaderboard import Leaderboard
 from referee.rank.uncertainty import (
@@ -459,13 +459,7 @@ def _style(
 
 def _unit_codes(df: pd.DataFrame, cluster: str | None) -> np.ndarray:
     """0…U−1 per row: its cluster (rows without a value are their own units), or its row number."""
-    n = len(df)
-    if cluster is None:
-        return np.arange(n)
-    codes, uniq = pd.factorize(df[cluster])
-    missing = codes < 0
-    codes[missing] = len(uniq) + np.arange(int(missing.sum()))
-    return codes
+    return np.arange(len(df)) if cluster is None else unit_codes(df[cluster])
 
 
 def _elo(df: pd.DataFrame, cells: Cells, k: float, shuffles: int, ci: str, level: float, boot: dict

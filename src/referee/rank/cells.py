@@ -213,6 +213,14 @@ def group_rows(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return codes, order[new]
 
 
+def unit_codes(values: pd.Series) -> np.ndarray:
+    """0…U−1 per row: the row's cluster, rows without a value each a unit of their own."""
+    codes, uniques = pd.factorize(values)
+    missing = codes < 0
+    codes[missing] = len(uniques) + np.arange(int(missing.sum()))
+    return codes
+
+
 def with_cluster_units(
     cells: Cells, df: pd.DataFrame, column: str, inv: np.ndarray, src: np.ndarray | None, cnt: np.ndarray | None
 ) -> Cells:
@@ -222,10 +230,8 @@ def with_cluster_units(
     src = np.arange(n) if src is None else src
     cnt = np.ones(n) if cnt is None else cnt
     w = _row_weights(df)
-    row_codes, uniques = pd.factorize(df[column])
-    missing = row_codes < 0
-    row_codes[missing] = len(uniques) + np.arange(int(missing.sum()))
-    n_units = len(uniques) + int(missing.sum())
+    row_codes = unit_codes(df[column])
+    n_units = int(row_codes.max()) + 1 if row_codes.size else 0
     units = sparse.csr_matrix((w[src] * cnt, (row_codes[src], inv)), shape=(n_units, cells.a.size))
     return replace(cells, units=units, unit_n=np.ones(n_units), clustered=column)
 

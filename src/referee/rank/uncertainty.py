@@ -211,6 +211,12 @@ def bootstrap_bt(
         separated = ~missing & _degenerate(wr, tr, pa, pb, m, prior)
         theta = np.tile(fit.theta, (r, 1))
         done = missing | separated
+
+        def gradient(th: np.ndarray, live: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """P(a beats b) per pair and the log-likelihood gradient of the live rounds."""
+            prob = expit(th[:, pa] - th[:, pb])
+            return prob, np.asarray((incid.T @ (tr[live] - wr[live] * prob).T).T) - prior * th
+
         # quasi-Newton with the full-data information: a resample's information differs by
         # O(1/√n), so this converges linearly at that rate, each step one (r × M)·(M × M)
         # product; rounds not done after a few steps finish with exact batched Newton below
@@ -219,8 +225,7 @@ def bootstrap_bt(
                 break
             live = np.flatnonzero(~done)
             th = theta[live]
-            prob = expit(th[:, pa] - th[:, pb])
-            grad = np.asarray((incid.T @ (tr[live] - wr[live] * prob).T).T) - prior * th
+            prob, grad = gradient(th, live)
             step = grad @ h0_inv
             theta[live] = centre(th + step)
             done[live] |= np.abs(step).max(axis=1) < tol * 0.1
@@ -229,9 +234,7 @@ def bootstrap_bt(
                 break
             live = np.flatnonzero(~done)
             th = theta[live]
-            prob = expit(th[:, pa] - th[:, pb])
-            resid = tr[live] - wr[live] * prob
-            grad = np.asarray((incid.T @ resid.T).T) - prior * th
+            prob, grad = gradient(th, live)
             v = wr[live] * prob * (1.0 - prob)
             hess = np.asarray((lap.T @ v.T).T).reshape(live.size, m, m) + fixed
             hess += np.abs(hess).max(axis=(1, 2), keepdims=True).clip(1.0) / m
