@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from referee.judge.http import _WirePool  # the project's keep-alive HTTP/1.1 client on asyncio
+from referee.judging.http import _WirePool  # the project's keep-alive HTTP/1.1 client on asyncio
 
 REFEREE = [sys.executable, "-m", "referee.cli"]
 

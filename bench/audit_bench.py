@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from referee.audit.api import audit
-from referee.audit.sim import JudgeSpec, simulate_judges
+from referee.auditing.api import audit
+from referee.auditing.sim import JudgeSpec, simulate_judges
 
 HERE = Path(__file__).resolve().parent
 

@@ -121,7 +121,7 @@ class Server:
 
 
 def make_requests(n: int, seed: int = 0):
-    from referee.judge.types import ChatRequest
+    from referee.judging.types import ChatRequest
 
     system = "You are an impartial judge. Compare the two answers and reply [[A]], [[B]] or [[C]] for a tie."
     filler = "The answer explains the idea step by step with an example. " * 6
@@ -136,9 +136,9 @@ def make_requests(n: int, seed: int = 0):
 
 
 def bench_engine(url: str, n: int, concurrency: int, transport: str, cache_path: Path, seed: int) -> dict:
-    from referee.judge.cache import Cache
-    from referee.judge.engine import Engine
-    from referee.judge.http import OpenAIBackend
+    from referee.judging.cache import Cache
+    from referee.judging.engine import Engine
+    from referee.judging.http import OpenAIBackend
 
     reqs = make_requests(n, seed=seed)
     backend = OpenAIBackend(url, "bench-judge", max_connections=concurrency, transport=transport)
@@ -194,9 +194,9 @@ def bench_startup(exe: Path | None, server: Server, tmp: Path) -> tuple[str, flo
             best = min(best or 1e9, server.first - t0)
         if best is not None:
             return "`referee judge` process start -> first request at the server (best of 3)", best
-    code = "import referee.judge.engine, referee.judge.http, referee.judge.cache"
+    code = "import referee.judging.engine, referee.judging.http, referee.judging.cache"
     best = min(_timed([sys.executable, "-c", code]) for _ in range(5))
-    return "`python -c 'import referee.judge.engine, referee.judge.http'` (no `referee judge` yet)", best
+    return "`python -c 'import referee.judging.engine, referee.judging.http'` (no `referee judge` yet)", best
 
 
 def bench_cli(exe: Path, server: Server, tmp: Path, calls: int, concurrency: int) -> dict | None:

@@ -38,8 +38,8 @@ def main() -> None:
     import torch
 
     from referee.io import read
-    from referee.score.encoder import Encoder, join
-    from referee.score.rm import train_rm
+    from referee.scoring.encoder import Encoder, join
+    from referee.scoring.rm import train_rm
 
     cache = args.cache or Path(tempfile.mkdtemp(prefix="referee-emb-"))
     df = read(HH)

@@ -40,7 +40,7 @@ EXAMPLES: dict[str, str] = {
 HEADER = f"""# The `{PROG}` command line
 
 <!-- Generated from the Typer app by `make docs` (scripts/gen_cli_docs.py). Do not edit by hand:
-     change the help texts in src/referee/cli.py or the examples in the script, then run `make docs`. -->
+     change the help texts in src/referee/cli/ or the examples in the script, then run `make docs`. -->
 """
 
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import sys
 
-from referee.judge.cache import Cache
-from referee.judge.engine import Engine
-from referee.judge.http import OpenAIBackend
-from referee.judge.types import ChatRequest
+from referee.judging.cache import Cache
+from referee.judging.engine import Engine
+from referee.judging.http import OpenAIBackend
+from referee.judging.types import ChatRequest
 
 
 def requests(n: int) -> list[ChatRequest]:

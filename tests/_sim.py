@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from referee.rank.cells import Cells, aggregate
+from referee.ranking.cells import Cells, aggregate
 from referee.schema import WINNERS
 
 

@@ -47,7 +47,7 @@ def llama_server(
     startup_timeout: float = 120.0,
 ) -> Iterator[str]:
     """Run ``python -m llama_cpp.server`` on a free loopback port; yield its base URL."""
-    from referee.judge.local import default_gguf
+    from referee.judging.local import default_gguf
 
     path = Path(gguf) if gguf is not None else default_gguf()
     port = free_port()

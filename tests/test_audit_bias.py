@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import referee
-from referee.audit.sim import JudgeSpec, simulate_judges
+from referee.auditing.sim import JudgeSpec, simulate_judges
 
 BIAS_METRICS = ("first_position_rate", "prefer_longer_rate", "self_preference", "position_consistency", "ece")
 FAMILY = {"fair": "claude", "position": "mistral", "length": "llama", "gpt-judge": "gpt"}

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 import referee
-from referee.audit.agreement import cohen_kappa, krippendorff_alpha
-from referee.audit.bootstrap import Registry, ratio
-from referee.audit.rewardbench import best_of_n_credit, v1_overall, v2_overall
+from referee.auditing.agreement import cohen_kappa, krippendorff_alpha
+from referee.auditing.bootstrap import Registry, ratio
+from referee.auditing.rewardbench import best_of_n_credit, v1_overall, v2_overall
 from referee.resample import chunk_seeds
 
 A, B, T = "model_a", "model_b", "tie"

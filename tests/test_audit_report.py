@@ -15,8 +15,8 @@ import pytest
 
 import referee
 from _proc import assert_clear_error
-from referee.audit.report import CONTRACT
-from referee.audit.sim import JudgeSpec, simulate_judges
+from referee.auditing.report import CONTRACT
+from referee.auditing.sim import JudgeSpec, simulate_judges
 from referee.errors import InputError
 
 EXE = str(Path(sys.executable).with_name("referee"))

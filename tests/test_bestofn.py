@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from referee.audit.rewardbench import best_of_n_credit
+from referee.auditing.rewardbench import best_of_n_credit
 from referee.errors import InputError
-from referee.score.bestofn import best_of_n
+from referee.scoring.bestofn import best_of_n
 
 EXE = str(Path(sys.executable).with_name("referee"))
 BON = (

@@ -8,8 +8,8 @@ import pytest
 from scipy.optimize import minimize
 from scipy.special import expit, log_expit
 
-from referee.rank.bt import fit_bt, mle_exists, pair_stats
-from referee.rank.cells import aggregate
+from referee.ranking.bt import fit_bt, mle_exists, pair_stats
+from referee.ranking.cells import aggregate
 from referee.sim import simulate_arena
 
 

@@ -20,14 +20,15 @@ needs_llama = pytest.mark.skipif(
 
 
 def test_shipped_prompts_and_contestants() -> None:
-    from referee.judge.contestants import CONTESTANTS, data_path, load_prompts
+    from referee.judging.contestants import CONTESTANTS, load_prompts
+    from referee.templating import template_dir
 
     prompts = load_prompts()
     assert len(prompts) >= 20 and prompts["prompt_id"].is_unique and prompts["prompt"].str.len().min() > 10
     assert len(load_prompts(limit=3)) == 3
     assert len(CONTESTANTS) >= 3 and len({c.name for c in CONTESTANTS}) == len(CONTESTANTS)
     assert len({(c.system, c.temperature) for c in CONTESTANTS}) == len(CONTESTANTS)
-    assert data_path("judge.j2").is_file()
+    assert (template_dir("demo") / "judge.j2").is_file()
 
 
 @needs_llama

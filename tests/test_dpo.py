@@ -19,7 +19,7 @@ RESPONSES = [
 @pytest.fixture(scope="module")
 def gguf():
     pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed: pip install 'referee[local]'")
-    from referee.judge.local import default_gguf
+    from referee.judging.local import default_gguf
 
     try:
         return default_gguf()
@@ -29,7 +29,7 @@ def gguf():
 
 @pytest.fixture(scope="module")
 def summed(gguf):
-    from referee.score.dpo import DPOScorer
+    from referee.scoring.dpo import DPOScorer
 
     scorer = DPOScorer(gguf, variant="sum")
     yield scorer
@@ -37,7 +37,7 @@ def summed(gguf):
 
 
 def test_identical_policy_and_reference_give_exactly_zero(gguf):
-    from referee.score import load_scorer
+    from referee.scoring import load_scorer
 
     scorer = load_scorer(f"dpo:{gguf},{gguf}")  # two separately loaded models
     assert scorer.policy._llm is not scorer.ref._llm or scorer.policy._llm is None
@@ -53,7 +53,7 @@ def test_sum_and_avg_equal_llama_cpp_completion_logprobs(gguf, summed):
     """Independent: llama-cpp-python's own ``create_completion(echo=True, logprobs=1)`` (the server's path)."""
     import llama_cpp
 
-    from referee.score.dpo import DPOScorer
+    from referee.scoring.dpo import DPOScorer
 
     avg = DPOScorer(gguf, variant="avg")
     llm = llama_cpp.Llama(model_path=str(gguf), n_ctx=2048, logits_all=True, verbose=False)
@@ -86,7 +86,7 @@ def test_sum_and_avg_equal_llama_cpp_completion_logprobs(gguf, summed):
 
 def test_ratio_is_beta_times_the_logprob_difference(gguf, summed):
     """β·(Σ log π − Σ log π_ref), with the two sums taken independently (reference model scored alone)."""
-    from referee.score.dpo import DPOScorer
+    from referee.scoring.dpo import DPOScorer
 
     ratio = DPOScorer(gguf, gguf, beta=0.5)
     pi = summed.score(PROMPTS[:2], RESPONSES[:2])
@@ -96,7 +96,7 @@ def test_ratio_is_beta_times_the_logprob_difference(gguf, summed):
 
 
 def test_specs_and_bad_input(gguf, tmp_path):
-    from referee.score.dpo import DPOScorer, from_spec
+    from referee.scoring.dpo import DPOScorer, from_spec
 
     s = from_spec(f"dpo:{gguf};variant=avg")
     assert s.variant == "avg" and s.ref is None and s.name.endswith("variant=avg")

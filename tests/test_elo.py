@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from referee.rank.elo import online_elo
+from referee.ranking.elo import online_elo
 from referee.sim import simulate_arena
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from referee.errors import InputError
 from referee.io import read, write
-from referee.score.export import export_pairs
+from referee.scoring.export import export_pairs
 
 EXE = str(Path(sys.executable).with_name("referee"))
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from _proc import assert_clear_error
-from referee.audit.sim import JudgeSpec, simulate_judges
+from referee.auditing.sim import JudgeSpec, simulate_judges
 from referee.sim import simulate_arena
 
 EXE = str(Path(sys.executable).with_name("referee"))

@@ -34,7 +34,7 @@ def table() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def reports(table: pd.DataFrame) -> dict[str, referee.audit.AuditReport]:
+def reports(table: pd.DataFrame) -> dict[str, referee.auditing.AuditReport]:
     """One audit per subset (its gold rows and every evaluator), point estimates only."""
     return {cat: referee.audit(part, rounds=0) for cat, part in table.groupby("category", sort=True)}
 

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from referee.audit import rewardbench as rb
+from referee.auditing import rewardbench as rb
 from shared_data import DATA, need
 
 EEE = DATA / "reward-bench-leaderboard-eee" / "data" / "reward-bench"

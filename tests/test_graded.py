@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from _sim import ordinal, rao_kupper, strengths, to_cells
-from referee.rank.graded import arena_hard_weights, fit_ordinal
-from referee.rank.ties import fit_rao_kupper
+from referee.ranking.graded import arena_hard_weights, fit_ordinal
+from referee.ranking.ties import fit_rao_kupper
 
 
 @pytest.mark.parametrize("home", [0.0, 0.2])

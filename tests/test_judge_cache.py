@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from referee.judge.cache import Cache, default_cache_path
-from referee.judge.types import ChatRequest, ChatResult
+from referee.judging.cache import Cache, default_cache_path
+from referee.judging.types import ChatRequest, ChatResult
 
 REQ = ChatRequest((("system", "be fair"), ("user", "A or B?")), temperature=0.0, max_tokens=32)
 ANSWER = ChatResult(

@@ -22,10 +22,10 @@ import pytest
 
 from fault_server import FaultServer
 from referee.errors import InputError
-from referee.judge.cache import Cache
-from referee.judge.engine import Engine
-from referee.judge.http import OpenAIBackend
-from referee.judge.types import ChatRequest, ChatResult
+from referee.judging.cache import Cache
+from referee.judging.engine import Engine
+from referee.judging.http import OpenAIBackend
+from referee.judging.types import ChatRequest, ChatResult
 
 TRANSPORTS = ["aiohttp", "sdk"]
 HERE = Path(__file__).resolve().parent

@@ -21,9 +21,9 @@ import pytest
 
 from fault_server import FaultServer
 from referee.errors import InputError
-from referee.judge.engine import Engine
-from referee.judge.http import MAX_RESPONSE_BYTES, OpenAIBackend
-from referee.judge.types import ChatRequest, TransientError
+from referee.judging.engine import Engine
+from referee.judging.http import MAX_RESPONSE_BYTES, OpenAIBackend
+from referee.judging.types import ChatRequest, TransientError
 
 HERE = Path(__file__).resolve().parent
 REQ = ChatRequest((("system", "judge"), ("user", "A or B?")), max_tokens=16)

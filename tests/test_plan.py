@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from referee.errors import InputError
-from referee.plan import (
+from referee.planning import (
     PAIR_COLUMNS,
     first_shown,
     pair_id,

@@ -10,7 +10,7 @@ import pytest
 
 import referee
 from referee.errors import InputError
-from referee.rank.leaderboard import JSON_FIELDS, META_FIELDS
+from referee.ranking.leaderboard import JSON_FIELDS, META_FIELDS
 from referee.sim import simulate_arena
 
 

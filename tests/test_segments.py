@@ -16,9 +16,9 @@ from scipy.stats import spearmanr
 import referee
 from _proc import assert_clear_error
 from referee.errors import InputError
-from referee.rank.api import rank
-from referee.rank.leaderboard import Leaderboard
-from referee.rank.segments import SegmentedLeaderboard, free_parameters, rank_segments, select_rows
+from referee.ranking.api import rank
+from referee.ranking.leaderboard import Leaderboard
+from referee.ranking.segments import SegmentedLeaderboard, free_parameters, rank_segments, select_rows
 from referee.sim import simulate_arena
 from shared_data import DATA, need
 

@@ -10,7 +10,7 @@ import pytest
 
 from _sim import draw, names, pairs, strengths, to_cells
 from referee.errors import InputError
-from referee.rank.style import (
+from referee.ranking.style import (
     fit_contextual,
     fit_contextual_bt,
     fit_contextual_davidson,
@@ -21,7 +21,7 @@ from referee.rank.style import (
     style_features,
     text_counts,
 )
-from referee.rank.ties import fit_davidson, fit_rao_kupper
+from referee.ranking.ties import fit_davidson, fit_rao_kupper
 from referee.schema import WINNERS
 
 MARKDOWN_TEXT = """# Title

@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from referee.audit.rows import lengths as audit_lengths
+from referee.auditing.rows import lengths as audit_lengths
 from referee.errors import InputError
-from referee.rank.lc import text_lengths as lc_lengths
-from referee.rank.style import text_counts
-from referee.score.length import LengthScorer
+from referee.ranking.lc import text_lengths as lc_lengths
+from referee.ranking.style import text_counts
+from referee.scoring.length import LengthScorer
 from referee.text import count_tokens, joined_utf8, text_lengths
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from _sim import names, rao_kupper, strengths, to_cells
-from referee.rank.cells import aggregate
-from referee.rank.ties import (
+from referee.ranking.cells import aggregate
+from referee.ranking.ties import (
     _DAVIDSON_TIES,
     cumulative_terms,
     fit_davidson,

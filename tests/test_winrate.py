@@ -18,9 +18,9 @@ from scipy.special import expit, logit
 from scipy.stats import spearmanr
 
 from referee.errors import InputError
-from referee.rank.lc import instruction_difficulty, lc_win_rates, text_lengths
-from referee.rank.winrate import lc_win_rates as lc_reexport
-from referee.rank.winrate import win_rates
+from referee.ranking.lc import instruction_difficulty, lc_win_rates, text_lengths
+from referee.ranking.winrate import lc_win_rates as lc_reexport
+from referee.ranking.winrate import win_rates
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 AE = DATA / "alpaca_eval"
@@ -433,7 +433,7 @@ def test_lc_with_alpaca_eval_difficulty_file(ae2: pd.DataFrame, lc2: pd.DataFram
     models ~1 point below the published LC (mean |difference| 1.2 vs 0.9 points).
     """
     path = _alpaca_eval_difficulty(tmp_path)
-    from referee.rank.lc import read_difficulty
+    from referee.ranking.lc import read_difficulty
 
     difficulty = read_difficulty(path)
     assert len(difficulty) == 805 and difficulty.attrs["path"] == str(path)
@@ -465,7 +465,7 @@ def _write(tmp_path: Path, name: str, text: str) -> str:
 
 
 def test_difficulty_file_formats(tmp_path: Path):
-    from referee.rank.lc import read_difficulty
+    from referee.ranking.lc import read_difficulty
 
     df = _tiny_difficulty_frame()
     ids = [f"q{i}" for i in range(12)]
@@ -507,7 +507,7 @@ def test_difficulty_file_formats(tmp_path: Path):
     ],
 )
 def test_difficulty_file_errors(tmp_path: Path, name: str, text: str, match: str, line: int | None, field: str | None):
-    from referee.rank.lc import read_difficulty
+    from referee.ranking.lc import read_difficulty
 
     path = _write(tmp_path, name, text)
     with pytest.raises(InputError, match=match) as err:

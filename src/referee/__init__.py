@@ -1,9 +1,22 @@
 """referee: trustworthy measurements from preference signals.
 
-``referee.read(paths)`` loads comparisons into the canonical table and
-``referee.rank(data, ...)`` returns a :class:`~referee.rank.leaderboard.Leaderboard`;
-``referee.rank_segments(data, by, ...)`` one per segment (:mod:`referee.rank.segments`).
-Heavy modules load lazily so ``import referee`` and the CLI start fast.
+The public API is one plain function per CLI command, each with the command's options as
+keyword arguments::
+
+    referee.read(paths)                      # the canonical comparisons table (referee.io)
+    referee.rank(data, ...)                  # a Leaderboard (referee.ranking)
+    referee.rank_segments(data, by, ...)     # one Leaderboard per segment
+    referee.judge(outputs, ...)              # a JudgeResult (referee.judging)
+    referee.audit(data, ...)                 # an AuditReport (referee.auditing)
+    referee.score(outputs, scorer, ...)      # reward-model scores (referee.scoring)
+    referee.train_rm(pairs, ...)             # a small trainable reward model
+    referee.best_of_n(samples, scorer, ...)  # pick the best of N samples per prompt
+    referee.export_pairs(data, ...)          # preference pairs for DPO/RM training
+
+Subpackages are named for their domain (``ranking``, ``judging``, ``auditing``, ``scoring``,
+``planning``, ``report``, ``io``, ``arena``) and functions for their verbs, so a function and
+a subpackage never share a name.  Everything loads lazily, so ``import referee`` and the CLI
+start fast; ``__init__.pyi`` gives type checkers and IDEs the real signatures.
 """
 
 from __future__ import annotations
@@ -13,14 +26,25 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "audit", "rank", "rank_segments", "read"]
-
+#: public name -> "module:attribute"; loaded on first access
 _LAZY = {
-    "rank": "referee.rank",
-    "rank_segments": "referee.rank.segments:rank_segments",
     "read": "referee.io:read",
-    "audit": "referee.audit",
+    "rank": "referee.ranking.api:rank",
+    "rank_segments": "referee.ranking.segments:rank_segments",
+    "Leaderboard": "referee.ranking.leaderboard:Leaderboard",
+    "judge": "referee.judging.run:judge",
+    "JudgeSpec": "referee.judging.run:JudgeSpec",
+    "JudgeResult": "referee.judging.run:JudgeResult",
+    "audit": "referee.auditing.api:audit",
+    "AuditReport": "referee.auditing.report:AuditReport",
+    "score": "referee.scoring.api:score",
+    "load_scorer": "referee.scoring.api:load_scorer",
+    "train_rm": "referee.scoring.rm:train_rm",
+    "best_of_n": "referee.scoring.bestofn:best_of_n",
+    "export_pairs": "referee.scoring.export:export_pairs",
 }
+
+__all__ = ["__version__", *sorted(_LAZY)]
 
 
 def __getattr__(name: str) -> Any:
@@ -28,5 +52,10 @@ def __getattr__(name: str) -> Any:
     if target is None:
         raise AttributeError(f"module 'referee' has no attribute {name!r}")
     mod, _, attr = target.partition(":")
-    value = importlib.import_module(mod)
-    return getattr(value, attr) if attr else value
+    value = getattr(importlib.import_module(mod), attr)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,9 +1,9 @@
 """``referee demo``: the main job end to end, fully offline on the embedded local model.
 
 1. **generate**: SmolLM2-135M-Instruct (in-process, llama.cpp) answers the shipped prompts as three
-   *contestants* (different system prompts and temperatures, see :mod:`referee.judge.contestants`);
+   *contestants* (different system prompts and temperatures, see :mod:`referee.judging.contestants`);
 2. **judge**: the same local model judges every pair of contestants on every prompt, in both
-   presentation orders (:func:`referee.judge.run.judge`, logprob verdicts);
+   presentation orders (:func:`referee.judging.run.judge`, logprob verdicts);
 3. **rank**: Bradley–Terry ratings with bootstrap CIs clustered by prompt and a first-position term;
 4. **report**: ``<out>/report.html`` (self-contained) with the leaderboard and the judge's position
    consistency and first-position rate, next to ``outputs.jsonl``, ``verdicts.jsonl``, ``board.json``.
@@ -32,7 +32,7 @@ from referee.sim import simulate_arena
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from referee.judge.types import Usage
+    from referee.judging.types import Usage
 
 DEMO_MODELS = [
     "atlas-70b", "borealis-8x7b", "cirrus-34b", "dune-13b", "ember-7b",
@@ -210,13 +210,14 @@ def demo(
     from rich.console import Console
 
     from referee.errors import InputError
-    from referee.judge.cache import Cache
-    from referee.judge.contestants import CONTESTANTS, data_path, generate_outputs, load_prompts
-    from referee.judge.local import LocalBackend
-    from referee.judge.run import JudgeSpec, judge
-    from referee.rank.api import rank as rank_fn
+    from referee.judging.cache import Cache
+    from referee.judging.contestants import CONTESTANTS, generate_outputs, load_prompts
+    from referee.judging.local import LocalBackend
+    from referee.judging.run import JudgeSpec, judge
+    from referee.ranking.api import rank as rank_fn
     from referee.report.html import leaderboard_html
     from referee.report.terminal import print_leaderboard
+    from referee.templating import template_dir
 
     console = console or Console(quiet=quiet)
     t_start = time.perf_counter()
@@ -228,7 +229,7 @@ def demo(
         backend.load()
     except InputError as err:
         raise InputError(f"{err.message} — or run `referee demo --simulated`, which needs no model", field=err.field) from None
-    template = data_path("judge.j2")
+    template = template_dir("demo") / "judge.j2"
     timings: dict[str, str] = {}
     console.rule("[bold]referee demo")
     console.print(
@@ -304,7 +305,7 @@ def demo_simulated(out: Path = Path("demo"), seed: int = 7) -> Path:
     """Simulate, rank with bootstrap CIs, print next to the truth, write ``out/board.html``."""
     from rich.console import Console
 
-    from referee.rank.api import rank as rank_fn
+    from referee.ranking.api import rank as rank_fn
     from referee.report.terminal import print_leaderboard
 
     console = Console()

@@ -1,8 +1,8 @@
 """The llama.cpp runtime shared by the local judge and the DPO scorer: the default GGUF, its
 identity, importing ``llama_cpp`` and the model's own chat template.
 
-A leaf module (it imports only :mod:`referee.errors`), so :mod:`referee.judge.local` and
-:mod:`referee.score.dpo` both use it without ``score`` depending on ``judge``.
+A leaf module (it imports only :mod:`referee.errors`), so :mod:`referee.judging.local` and
+:mod:`referee.scoring.dpo` both use it without ``score`` depending on ``judge``.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ consumer (rank, audit, report) reads it.  Columns:
 ================  =====================================================================
 
 Style-control features may be supplied as extra numeric columns (see
-:mod:`referee.rank.style`).
+:mod:`referee.ranking.style`).
 """
 
 from __future__ import annotations

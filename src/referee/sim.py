@@ -153,7 +153,7 @@ def outcome_probabilities(
     * ``"rao-kupper"`` — ``P(a) = σ(d − τ_RK)``, ``P(b) = σ(−d − τ_RK)``, the rest ties.
     * ``"ordinal"`` — cumulative logit ``P(Y ≤ k) = σ(c_k − d)`` with symmetric cut-points
       ``(−c₂, −c₁, c₁, c₂)`` over B>>A < B>A < tie < A>B < A>>B (the model of
-      :mod:`referee.rank.graded`); returned in the order A>>B, A>B, tie, B>A, B>>A.
+      :mod:`referee.ranking.graded`); returned in the order A>>B, A>B, tie, B>A, B>>A.
     """
     d = np.asarray(d, dtype=float)
     if outcome == "bt":

@@ -22,7 +22,6 @@ from typing import Any, TypeVar
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from referee.arena.board import LiveBoard, votes_frame
 from referee.arena.render import render_markdown
@@ -32,6 +31,7 @@ from referee.arena.store import Battle, Catalogue, NameTaken, Store, hash_token,
 from referee.errors import InputError
 from referee.io.write import to_jsonl
 from referee.schema import WINNERS
+from referee.templating import environment
 
 HERE = Path(__file__).parent
 T = TypeVar("T")
@@ -103,7 +103,7 @@ class Arena:
         self.tokens: dict[str, tuple[int, str]] = {}
         self.vote_limit = RateLimiter(config.rate_limit)
         self.battle_limit = RateLimiter(2 * config.rate_limit)
-        self.env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["j2", "html"]))
+        self.env = environment("arena")
 
     @property
     def secret(self) -> bytes:

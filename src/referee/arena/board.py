@@ -4,7 +4,7 @@ The server recomputes on a short interval when votes have arrived (``--refresh``
 worker process (so the fit never holds the server's GIL), and serves the cached JSON — the same contract as ``referee rank -o
 board.json``: Bradley–Terry (ties as half a win) with sandwich 95% CIs and rank intervals,
 and a style-controlled variant (length in whitespace tokens and markdown counts as
-covariates, :mod:`referee.rank.style`).  Votes on hidden models are left out, and with the
+covariates, :mod:`referee.ranking.style`).  Votes on hidden models are left out, and with the
 identity filter on, so are votes on battles where a response names a model.
 """
 
@@ -27,7 +27,7 @@ SCALE = 400 / math.log(10)
 
 def style_counts(catalogue: Catalogue) -> dict[int, tuple[int, int, int, int]]:
     """Per response id: (tokens, headers, lists, bold)."""
-    from referee.rank.style import text_counts
+    from referee.ranking.style import text_counts
 
     ids = [rid for rid, _, _ in catalogue.responses.values()]
     texts = [t for _, t, _ in catalogue.responses.values()]
@@ -78,7 +78,7 @@ def votes_frame(
 
 def compute(frame: pd.DataFrame, style: bool) -> dict[str, Any]:
     """One leaderboard as the JSON contract's dict; a note instead of models when it can't be fit yet."""
-    from referee.rank.api import rank
+    from referee.ranking.api import rank
 
     base_meta = {"n_comparisons": len(frame), "style_control": style, "computed_at": time.time()}
     if frame.empty or frame[["model_a", "model_b"]].stack().nunique() < 2:

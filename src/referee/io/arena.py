@@ -6,7 +6,7 @@ Fields: ``model_a``, ``model_b``, ``winner`` (``model_a``, ``model_b``, ``tie``,
 (-> ``prompt_id``), ``conversation_a/b`` (-> ``prompt`` = first user turn,
 ``response_a/b`` = assistant turns joined by a blank line) and ``conv_metadata``
 (Arena's style counts, nested counts summed, as the columns ``length_a/b``,
-``headers_a/b``, ``lists_a/b``, ``bold_a/b`` that :mod:`referee.rank.style` reads).  The label
+``headers_a/b``, ``lists_a/b``, ``bold_a/b`` that :mod:`referee.ranking.style` reads).  The label
 ``both_bad`` of newer LMArena releases is mapped to ``tie (bothbad)`` and counted.
 """
 
@@ -30,7 +30,7 @@ KEYS = frozenset(
     {"model_a", "model_b", "winner", "judge", "question_id", "tstamp", "turn", "anony", "language", "category"}
     | {"conversation_a", "conversation_b", "conv_metadata"}
 )
-#: ``conv_metadata`` field -> style column read by :mod:`referee.rank.style` (``<feature>_a/_b``)
+#: ``conv_metadata`` field -> style column read by :mod:`referee.ranking.style` (``<feature>_a/_b``)
 STYLE = {
     "sum_assistant_a_tokens": "length_a",
     "sum_assistant_b_tokens": "length_b",

@@ -1,6 +1,6 @@
 """Shared pieces of the readers of gold-labelled judge benchmarks (LLMBar, JudgeBench, Auto-J, PandaLM, pairs).
 
-Conventions (those of :mod:`referee.audit`): gold rows have ``judge == "gold"`` (one row per
+Conventions (those of :mod:`referee.auditing`): gold rows have ``judge == "gold"`` (one row per
 annotator vote, the annotator in ``voter``); verdict rows have the evaluator as ``judge``.
 Responses are named by stable side names shared by gold and verdicts (``output_1`` /
 ``output_2``, ``chosen`` / ``rejected``); ``model_a`` / ``model_b`` are in the order *shown*, so

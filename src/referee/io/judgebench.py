@@ -14,7 +14,7 @@
 * Reward models (``judge_name=reward_model``): each game carries the raw ``scores`` of the two
   shown responses.  They are kept as ``score_a``/``score_b`` and read as a soft verdict
   ``prob_a = σ(score_a − score_b)`` (the Bradley–Terry reading of a reward difference, as in
-  :mod:`referee.audit.scores`), so calibration and margins can be audited; ``winner`` is the
+  :mod:`referee.auditing.scores`), so calibration and margins can be audited; ``winner`` is the
   published decision (the higher score).
 
 Gold rows come only from the dataset files (read them with the outputs, or pass them as

@@ -9,7 +9,7 @@ question (-> ``prompt``); in LLM-reviewer files it is the review and is not kept
 
 The LLM reviewers judged every pair in both orders (``answer_a-vs-answer_b`` and
 ``answer_b-vs-answer_a``).  ``pair_id`` = ``<question_id>|<model>|<model>`` (models sorted, the
-scheme of :func:`referee.plan.pair_id`) links both orders and the human votes on the pair.
+scheme of :func:`referee.planning.pair_id`) links both orders and the human votes on the pair.
 ``order`` is left unset: the release has no original order, so the audit takes the human
 raters' orientation as order 1.
 """

@@ -1,7 +1,7 @@
 """The plain data the renderers in :mod:`referee.report` read, as structural types.
 
-Renderers never import the result classes (:class:`referee.rank.leaderboard.Leaderboard`,
-:class:`referee.rank.segments.SegmentedLeaderboard`, :class:`referee.audit.report.AuditReport`):
+Renderers never import the result classes (:class:`referee.ranking.leaderboard.Leaderboard`,
+:class:`referee.ranking.segments.SegmentedLeaderboard`, :class:`referee.auditing.report.AuditReport`):
 those classes import the renderers, so the dependency runs one way (``rank`` / ``audit`` →
 ``report``).  Anything with these attributes renders — the result classes match them
 structurally, and so would a hand-built object in a test.
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 class BoardData(Protocol):
     """A leaderboard: ``table`` (one row per model, best first, with the JSON fields of
-    :mod:`referee.rank.leaderboard`), ``meta`` (how it was fitted), ``win_prob`` (``"p"``: the
+    :mod:`referee.ranking.leaderboard`), ``meta`` (how it was fitted), ``win_prob`` (``"p"``: the
     models × models win-probability matrix, when computed) and ``truth`` (known true ratings
     by model, simulations only)."""
 

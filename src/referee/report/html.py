@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from referee import templating
 from referee.report.markdown import describe
 from referee.report.svg import forest_plot, heatmap
 
@@ -17,11 +17,9 @@ if TYPE_CHECKING:
     from referee.report.data import BoardData
 
 
-@lru_cache(maxsize=1)
 def environment() -> Environment:
-    from jinja2 import Environment, PackageLoader, select_autoescape
-
-    return Environment(loader=PackageLoader("referee", "templates"), autoescape=select_autoescape(["html", "j2"]))
+    """The report templates' Jinja environment (:func:`referee.templating.environment`)."""
+    return templating.environment("report")
 
 
 def _fmt(x: Any, digits: int = 1) -> str:
