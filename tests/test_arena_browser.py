@@ -11,6 +11,7 @@ both; never ``playwright install``).
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import time
 from collections.abc import Iterator
@@ -66,10 +67,10 @@ def browser() -> Iterator[Browser]:
 class Watch:
     """A browser context whose dialogs (alert/confirm/prompt) and page errors are recorded."""
 
-    def __init__(self, browser: Browser) -> None:
+    def __init__(self, browser: Browser, width: int = 1280, height: int = 900) -> None:
         self.dialogs: list[str] = []
         self.errors: list[str] = []
-        self.context: BrowserContext = browser.new_context(viewport={"width": 1280, "height": 900})
+        self.context: BrowserContext = browser.new_context(viewport={"width": width, "height": height})
         self.context.set_default_timeout(TIMEOUT_MS)
         self.context.set_default_navigation_timeout(TIMEOUT_MS)
         self.context.on("dialog", self._dialog)
@@ -93,8 +94,8 @@ class Watch:
 def watch(browser: Browser) -> Iterator[Any]:
     made: list[Watch] = []
 
-    def make() -> Watch:
-        w = Watch(browser)
+    def make(width: int = 1280, height: int = 900) -> Watch:
+        w = Watch(browser, width, height)
         made.append(w)
         return w
 
@@ -297,6 +298,89 @@ def test_vote_flow_keyboard_mouse_and_leaderboard(watch: Any, tmp_path: Path) ->
 
     assert_png(tmp_path / "vote.png")
     assert_png(tmp_path / "leaderboard.png")
+
+
+# -- long responses: the vote bar stays in view ----------------------------------------------------
+def long_answer(words: int, seed: int) -> str:
+    """About ``words`` words of Markdown: paragraphs of ~60 words, a list and a code block now and then."""
+    rng = random.Random(seed)
+    vocab = ["model", "answer", "because", "first", "then", "data", "result", "the", "of", "and", "which", "shows"]
+    parts, n = [], 0
+    while n < words:
+        k = rng.randint(40, 80)
+        parts.append(" ".join(rng.choice(vocab) for _ in range(k)) + ".")
+        if len(parts) % 7 == 0:
+            parts.append("- a point\n- another point\n\n```python\nprint('step')\n```")
+        n += k
+    return "\n\n".join(parts)
+
+
+def assert_in_view(page: Page, selectors: list[str], width: int, height: int) -> None:
+    """Each element's box lies inside the viewport and is what a click at its centre hits."""
+    for sel in selectors:
+        box = page.locator(sel).bounding_box()
+        assert box is not None, sel
+        assert box["x"] >= 0 and box["y"] >= 0, (sel, box)
+        assert box["x"] + box["width"] <= width and box["y"] + box["height"] <= height, (sel, box, page.evaluate("scrollY"))
+        cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        hit = page.evaluate("([x, y, sel]) => document.elementFromPoint(x, y).closest(sel) !== null", [cx, cy, sel])
+        assert hit, (sel, "covered by another element")
+
+
+def test_vote_buttons_in_view_with_long_responses(watch: Any, tmp_path: Path) -> None:
+    width, height = 1280, 720
+    models = ["verbose-a", "verbose-b"]
+    outputs = write_outputs(tmp_path / "long.jsonl", models, 2, texts={m: long_answer(3000, i) for i, m in enumerate(models)})
+    db = f"sqlite:///{tmp_path / 'arena.db'}"
+    with arena_server(db, [outputs], args=ARGS, log_dir=tmp_path) as srv:
+        token = srv.invite("reader")
+        w = watch(width, height)
+        page = w.new_page()
+        assert_csp(page.goto(f"{srv.url}/login?token={token}"))
+        expect_fresh_battle(page)
+        words = len((page.text_content("#response-a") or "").split())
+        assert words >= 3000, words
+        scroll_height = page.evaluate("document.documentElement.scrollHeight")
+        assert scroll_height > 5 * height, scroll_height  # the page really is long
+        assert page.evaluate("scrollY") == 0
+
+        # In view at the top, halfway down and at the bottom of the page.
+        assert_in_view(page, VOTE_BUTTONS, width, height)
+        for y in (scroll_height // 2, scroll_height):
+            page.evaluate("y => window.scrollTo(0, y)", y)
+            page.wait_for_function("y => Math.abs(scrollY - Math.min(y, document.documentElement.scrollHeight - innerHeight)) < 2", arg=y)
+            assert_in_view(page, VOTE_BUTTONS, width, height)
+        page.evaluate("window.scrollTo(0, 0)")
+        page.wait_for_function("scrollY === 0")
+
+        # A real mouse click at the button's place (no scrolling into view) records the vote.
+        box = page.locator("#vote-b").bounding_box()
+        assert box is not None
+        with page.expect_response(lambda r: r.url.endswith("/api/vote")) as vote_info:
+            page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        assert vote_info.value.status == 200, vote_info.value.text()
+        assert json.loads(vote_info.value.request.post_data or "{}")["winner"] == "model_b"
+        assert page.evaluate("scrollY") == 0
+        expect(page.locator("#status")).to_contain_text("Vote recorded")
+        expect(page.locator("#name-b")).not_to_be_empty()
+        assert_in_view(page, ["#next", "#status"], width, height)
+        status, rows = srv.request("GET", "/api/export", token=ADMIN_TOKEN)
+        assert status == 200 and isinstance(rows, dict) and rows["winner"] == "model_b", rows  # one JSONL line
+
+        # The keyboard still works from anywhere on the page; the next battle starts at its prompt.
+        page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
+        with page.expect_response(lambda r: "/api/battle" in r.url):
+            page.keyboard.press("n")
+        expect_fresh_battle(page)
+        page.wait_for_function("scrollY === 0")
+        assert_in_view(page, VOTE_BUTTONS, width, height)
+        with page.expect_response(lambda r: r.url.endswith("/api/vote")) as vote_info:
+            page.keyboard.press("t")
+        assert json.loads(vote_info.value.request.post_data or "{}")["winner"] == "tie"
+        assert srv.request("GET", "/healthz")[1]["votes"] == 2
+        page.screenshot(path=str(tmp_path / "long-vote.png"))
+        assert not w.dialogs and not w.errors, (w.dialogs, w.errors)
+    assert_png(tmp_path / "long-vote.png")
 
 
 # -- admin ---------------------------------------------------------------------------------------------

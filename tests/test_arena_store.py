@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import sqlite3
 import time
@@ -17,7 +18,7 @@ from referee.arena import db
 from referee.arena.identity import leak_pattern, names_model
 from referee.arena.migrations import LATEST, current_version, migrate
 from referee.arena.sampling import Sampler, Seen
-from referee.arena.security import RateLimiter, Session, check_csrf, new_session, read_session
+from referee.arena.security import MAX_AGE, RateLimiter, Session, Sessions
 from referee.arena.store import Catalogue, Store, hash_token, pair_key
 from referee.errors import InputError
 
@@ -351,34 +352,64 @@ def test_leak_pattern() -> None:
 
 # -- security --------------------------------------------------------------------------------------
 def test_sessions_reject_forged_and_tampered_cookies() -> None:
-    secret, other = b"s" * 32, b"t" * 32
-    session, cookie = new_session(secret, "annotator", 42)
-    assert read_session(secret, cookie) == session
-    assert read_session(other, cookie) is None  # signed under another secret
-    role, subject, issued, nonce, sig = cookie.split(".")
-    assert read_session(secret, ".".join(["admin", subject, issued, nonce, sig])) is None
-    assert read_session(secret, ".".join([role, "0", issued, nonce, sig])) is None
-    assert read_session(secret, cookie[:-2] + ("AA" if not cookie.endswith("AA") else "BB")) is None
-    for bad in (None, "", "a.b.c", "x" * 100, cookie + ".extra"):
-        assert read_session(secret, bad) is None
-    _, forged = new_session(other, "admin", 0)
-    assert read_session(secret, forged) is None
-    old = ".".join([role, subject, str(int(time.time()) - 31 * 86400), nonce])
-    from referee.arena.security import _sign
+    import base64
+    import hashlib
+    import hmac
 
-    assert read_session(secret, old + "." + _sign(secret, old)) is None  # expired
+    from itsdangerous import URLSafeTimedSerializer
+
+    secret, other = b"s" * 32, b"t" * 32
+    sessions = Sessions(secret)
+    session, cookie = sessions.new("annotator", 42)
+    assert sessions.read(cookie) == session and session.subject == 42 and session.role == "annotator"
+    assert Sessions(other).read(cookie) is None  # signed under another secret
+    payload, stamp, sig = cookie.split(".")
+    tampered = base64.urlsafe_b64encode(json.dumps(["admin", 42, session.nonce]).encode()).rstrip(b"=").decode()
+    assert sessions.read(".".join([tampered, stamp, sig])) is None  # a payload with another role
+    assert sessions.read(".".join([payload, stamp, sig[:-2] + ("AA" if not sig.endswith("AA") else "BB")])) is None
+    for bad in (None, "", "a.b.c", "x" * 100, cookie + ".extra", "\u00e9t\u00e9.x.y", "...."):
+        assert sessions.read(bad) is None, bad
+    _, forged = Sessions(other).new("admin", 0)
+    assert sessions.read(forged) is None
+    # validly signed, but not a session: wrong shape, unknown role, a bool or str subject, empty nonce
+    same = URLSafeTimedSerializer(secret, salt="referee-arena-session", signer_kwargs={"digest_method": hashlib.sha256})
+    for data in (["annotator", 1], ["root", 1, "n"], ["annotator", True, "n"], ["annotator", "1", "n"],
+                 ["annotator", 1, ""], {"role": "admin"}, "admin", None):
+        assert sessions.read(same.dumps(data)) is None, data
+    assert sessions.read(same.dumps(["admin", 0, "n"])) == Session("admin", 0, "n")
+    # expiry: valid up to MAX_AGE seconds after issue, not after
+    now = time.time()
+    assert sessions.read(cookie, now=now + MAX_AGE - 60) == session
+    assert sessions.read(cookie, now=now + MAX_AGE + 60) is None
+    # a cookie of the earlier hand-written scheme (role.subject.issued.nonce.HMAC) no longer validates
+    old = f"annotator.42.{int(now)}.{session.nonce}"
+    mac = base64.urlsafe_b64encode(hmac.new(secret, old.encode(), hashlib.sha256).digest()).rstrip(b"=").decode()
+    assert sessions.read(old + "." + mac) is None
 
 
 def test_csrf_token() -> None:
     secret = b"k" * 32
-    session, _ = new_session(secret, "annotator", 1)
-    token = session.csrf(secret)
-    assert check_csrf(secret, session, token)
-    assert not check_csrf(secret, session, None)
-    assert not check_csrf(secret, session, "")
-    assert not check_csrf(secret, session, token[:-1])
-    assert not check_csrf(b"j" * 32, session, token)
-    assert not check_csrf(secret, Session("annotator", 1, "other-nonce"), token)
+    sessions = Sessions(secret)
+    session, cookie = sessions.new("annotator", 1)
+    token = sessions.csrf(session)
+    assert sessions.check_csrf(session, token)
+    assert not sessions.check_csrf(session, None)
+    assert not sessions.check_csrf(session, "")
+    assert not sessions.check_csrf(session, token[:-1])
+    assert not sessions.check_csrf(session, cookie)  # the cookie itself is not a CSRF token (another salt)
+    assert not Sessions(b"j" * 32).check_csrf(session, token)
+    assert not sessions.check_csrf(Session("annotator", 1, "other-nonce"), token)
+    assert sessions.check_csrf(session, token, now=time.time() + MAX_AGE - 60)
+    assert not sessions.check_csrf(session, token, now=time.time() + MAX_AGE + 60)
+
+
+def test_vote_body_winners_are_the_schema_winners() -> None:
+    from typing import get_args
+
+    from referee.arena.bodies import Winner
+    from referee.schema import WINNERS
+
+    assert get_args(Winner) == WINNERS
 
 
 def test_rate_limiter_with_explicit_clock() -> None:

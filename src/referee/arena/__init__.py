@@ -94,15 +94,15 @@ def serve(
     from referee.arena.sampling import STRATEGIES
 
     if sampling not in STRATEGIES:
-        raise InputError(f"--sampling must be one of {', '.join(STRATEGIES)}, not {sampling!r}", field="sampling")
+        raise InputError(f"`sampling` must be one of {', '.join(STRATEGIES)}, not {sampling!r}", field="sampling")
     if refresh <= 0:
-        raise InputError("--refresh must be positive", field="refresh")
+        raise InputError("`refresh` must be positive", field="refresh")
     token = admin_token_from_env(admin_token_env, host)
     store = open_store(db, outputs, sqlite_sync=sqlite_sync)
     cat = store.catalogue()
     if len(cat.models) < 2:
         store.close()
-        raise InputError("the arena needs outputs of at least two models: pass --outputs FILES", field="outputs")
+        raise InputError("the arena needs outputs of at least two models: pass `outputs=FILES`", field="outputs")
     import uvicorn
 
     from referee.arena.app import ArenaConfig, create_app

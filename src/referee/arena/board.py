@@ -137,7 +137,9 @@ def _watch_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def worker_refit(url: str, catalogue_version: int, identity_filter: bool) -> tuple[int, dict[bool, bytes], dict, float]:
+def worker_refit(
+    url: str, catalogue_version: int, identity_filter: bool
+) -> tuple[int, dict[bool, bytes], dict[str, tuple[float, float]], float]:
     """:func:`fit_boards` in the worker process, with its own connection and catalogue cache."""
     if _WORKER.get("url") != url:
         if "store" in _WORKER:

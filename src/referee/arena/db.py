@@ -135,7 +135,7 @@ def create_engine(url: str, *, sqlite_sync: str = "normal", pool_size: int = 8) 
     parsed = make_url(full)
     if parsed.get_backend_name() == "sqlite":
         if sqlite_sync not in ("normal", "full"):
-            raise InputError(f"--sqlite-sync must be normal or full, not {sqlite_sync!r}", field="sqlite_sync")
+            raise InputError(f"`sqlite_sync` must be normal or full, not {sqlite_sync!r}", field="sqlite_sync")
         if parsed.database in (None, "", ":memory:"):
             raise InputError("the arena needs a database file: sqlite:///arena.db", field="db")
         engine = sa.create_engine(full, connect_args={"check_same_thread": False, "timeout": 30})

@@ -116,9 +116,9 @@ _MD = _build()
 
 @lru_cache(maxsize=8192)  # the arena renders the same prompts and responses again and again
 def _render_cached(text: str) -> str:
-    return _MD.render(text)
+    return str(_MD.render(text))
 
 
 def render_markdown(text: str) -> str:
     """Untrusted Markdown → safe HTML (see the module docstring for what is allowed)."""
-    return _render_cached(text) if len(text) <= _CACHE_MAX_CHARS else _MD.render(text)
+    return _render_cached(text) if len(text) <= _CACHE_MAX_CHARS else str(_MD.render(text))

@@ -8,9 +8,14 @@ not seen, and randomising which model is shown as A:
 * ``uniform``  — model pair uniform over pairs that share a prompt (Chatbot Arena's default);
 * ``balanced`` — uniform among the pairs with the fewest votes so far (of those the annotator
   still has prompts for), so every pair's count stays within one of the others;
-* ``active``   — pairs weighted by the uncertainty of their outcome under the current fit,
-  ``p(1−p)·sqrt(se_i² + se_j²)`` with ``p = σ(θ_i − θ_j)`` (pairs without data get the
-  largest weight): votes go where they shrink the intervals most.
+* ``active``   — pairs weighted by the value of one more vote under the current fit, the
+  criterion of the ``active`` comparison planner (:func:`referee.planning.active.comparison_values`:
+  the expected reduction in the variance of the rating differences of neighbours whose
+  intervals overlap), with the arena's ratings and their standard errors (a diagonal
+  covariance: the live board keeps no more); as in the planner, a share
+  :data:`EXPLORE` of the weight is spread uniformly over the pairs, which keeps every model's
+  information growing (the intervals' coverage under adaptive sampling needs it).  Pairs
+  without a fit yet get the largest weight: votes go where they shrink the intervals most.
 """
 
 from __future__ import annotations
@@ -20,9 +25,14 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from referee.arena.store import Catalogue, pair_key
+from referee.planning.active import comparison_values
 
 STRATEGIES = ("uniform", "balanced", "active")
+#: share of the ``active`` weight spread uniformly over the pairs (as the active planner explores)
+EXPLORE = 0.25
 
 
 @dataclass
@@ -67,13 +77,21 @@ class Sampler:
 
     def set_fit(self, ratings: Mapping[int, tuple[float, float]], scale: float = 400 / math.log(10)) -> None:
         """Current ratings and SEs per model id (on the Elo scale) for ``active`` sampling."""
-        weights = {}
-        for (a, b), key in zip(self.pairs, self.keys, strict=True):
-            if a in ratings and b in ratings:
-                (ta, sa), (tb, sb) = ratings[a], ratings[b]
-                p = 1 / (1 + math.exp(-(ta - tb) / scale))
-                weights[key] = p * (1 - p) * math.sqrt(sa * sa + sb * sb) / scale
-        self.uncertainty = weights
+        ids = sorted(ratings)
+        index = {m: k for k, m in enumerate(ids)}
+        fitted = [(k, index[a], index[b]) for k, (a, b) in enumerate(self.pairs) if a in index and b in index]
+        if not fitted:
+            self.uncertainty = {}
+            return
+        theta = np.array([ratings[m][0] for m in ids], dtype=float) / scale
+        se = np.array([ratings[m][1] for m in ids], dtype=float) / scale
+        se = np.where(np.isfinite(se), se, 10.0)  # no interval yet: as uncertain as it gets
+        rows, pi, pj = (np.array(col, dtype=np.int64) for col in zip(*fitted, strict=True))
+        values = comparison_values(np.nan_to_num(theta), np.diag(se * se), pi, pj)
+        total = float(values.sum())
+        share = values / total if total > 0 else np.full(values.size, 1.0 / values.size)
+        weights = EXPLORE / values.size + (1 - EXPLORE) * share
+        self.uncertainty = {self.keys[int(r)]: float(w) for r, w in zip(rows, weights, strict=True)}
 
     def _weights(self, idx: list[int]) -> list[float]:
         if self.strategy == "balanced":

@@ -151,7 +151,7 @@ class Store:
                     if have[k] != text:
                         raise InputError(
                             f"the response of {model!r} to prompt {key!r} differs from the one already in the "
-                            "database (votes were cast on the old text): use a new --db for new outputs",
+                            "database (votes were cast on the old text): use a new `db` for new outputs",
                             field="response",
                         )
                     continue

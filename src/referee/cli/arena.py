@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -35,7 +35,7 @@ def arena_serve(
     """Serve the voting arena: Vote, Leaderboard and Admin pages and the JSON API."""
     from referee.arena import serve
 
-    def ready(info: dict) -> None:
+    def ready(info: dict[str, Any]) -> None:
         typer.echo(
             f"referee arena: {info['models']} models, {info['prompts']} prompts, {info['votes']} votes so far; "
             f"serving {info['url']}" + ("" if info["admin"] else f" (admin disabled: set ${admin_token_env})"),

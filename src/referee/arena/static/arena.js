@@ -60,6 +60,7 @@ async function loadBattle() {
   $("prompt").innerHTML = data.prompt_html;        // sanitised server-side (referee.arena.render)
   $("response-a").innerHTML = data.response_a_html;
   $("response-b").innerHTML = data.response_b_html;
+  window.scrollTo(0, 0);  // a new battle starts at its prompt (the vote bar is always in view)
   setStatus("");
 }
 
