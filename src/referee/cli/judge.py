@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from referee.cli.base import Command, app, check_outputs, fail
 from referee.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from referee.judging.types import Usage
 
 
 @app.command(cls=Command)
@@ -52,6 +58,12 @@ def judge(
     price_out: Annotated[float | None, typer.Option(metavar="USD", help="USD per 1k output tokens.")] = None,
     allow_missing: Annotated[bool, typer.Option("--allow-missing", help="Skip pairs with missing outputs (counted).")] = False,
     output: Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE", help="Verdicts file (.jsonl, .csv, .parquet); the folder must exist.")] = None,
+    plan: Annotated[str, typer.Option(metavar="PLAN", help="Which candidate pairs to judge: all | random | active | swiss | knockout (see `referee plan simulate`).")] = "all",
+    budget: Annotated[str | None, typer.Option(metavar="N|P%", help="With --plan: at most N judge calls, or P% of the calls all candidates need (both orders count as two).")] = None,
+    until: Annotated[str | None, typer.Option(metavar="RULE", help="With --plan: stop early: separated (adjacent rank intervals, or the --top-k, separated at --level).")] = None,
+    top_k: Annotated[int | None, typer.Option("--top-k", metavar="K", help="With --plan active / --until separated: care about the top K.")] = None,
+    rounds: Annotated[int | None, typer.Option(metavar="N", help="With --plan swiss: the number of rounds.")] = None,
+    level: Annotated[float, typer.Option(metavar="LEVEL", help="With --until separated: the confidence level.")] = 0.95,
     do_rank: Annotated[bool, typer.Option("--rank", help="Rank the verdicts at the end.")] = False,
     list_templates: Annotated[bool, typer.Option("--list-templates", help="List the shipped templates and exit.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, summary or tables (errors only).")] = False,
@@ -64,22 +76,18 @@ def judge(
             for name, description in available().items():
                 typer.echo(f"{name:<22} {description}")
             return
-        from referee.judging.run import JudgeSpec
         from referee.judging.run import judge as judge_fn
+        from referee.judging.spec import from_options
 
-        overrides = {
-            "url": judge_url, "model": judge_model, "key_env": judge_key_env, "name": judge_name,
-            "temperature": temperature, "max_tokens": max_tokens, "logprobs": logprobs, "top_logprobs": top_logprobs,
-            "price_in": price_in, "price_out": price_out, "timeout": timeout, "judge": judge_local,
-        }  # fmt: skip
-        spec = JudgeSpec.from_config(judge_config, **overrides) if judge_config else JudgeSpec().updated(**overrides)
-        files = [str(f) for f in [*(outputs or []), *(extra_outputs or [])]]
+        spec = from_options(
+            judge_config, url=judge_url, model=judge_model, key_env=judge_key_env, name=judge_name, temperature=temperature,
+            max_tokens=max_tokens, logprobs=logprobs, top_logprobs=top_logprobs, price_in=price_in, price_out=price_out,
+            timeout=timeout, judge=judge_local,
+        )  # fmt: skip
         check_outputs(output)
-        if not files:
-            raise InputError("no model outputs: pass --outputs FILE [FILE ...]", field="outputs")
         with judge_progress(quiet) as progress:
             result = judge_fn(
-                files,
+                [str(f) for f in [*(outputs or []), *(extra_outputs or [])]],
                 judge_spec=spec,
                 baseline=baseline,
                 pairs=pairs,
@@ -101,6 +109,12 @@ def judge(
                 allow_missing=allow_missing,
                 progress=progress,
                 output=output,
+                plan=plan,
+                budget=budget,
+                until=until,
+                top_k=top_k,
+                rounds=rounds,
+                level=level,
             )
         if not quiet:
             typer.echo(result.summary(), err=True)
@@ -110,14 +124,12 @@ def judge(
                 typer.echo(f"wrote {what}: {path}", err=True)
         if result.meta.get("mode") == "pointwise":
             if not quiet:
-                _print_scores(result.table)
-            return
-        if do_rank:
-            from referee.ranking.api import rank as rank_fn
-            from referee.report.terminal import print_leaderboard
-
-            board = rank_fn(result.comparisons())
+                _print_scores(result.scores())
+        elif do_rank:
+            board = result.rank()
             if not quiet:
+                from referee.report.terminal import print_leaderboard
+
                 print_leaderboard(board)
     except InputError as err:
         fail(err)
@@ -132,15 +144,15 @@ def judge_progress(disabled: bool) -> Iterator[Callable[..., None] | None]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    start = __import__("time").monotonic()
+    start = time.monotonic()
     with Progress(
         TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
         TextColumn("{task.fields[info]}"), console=Console(stderr=True), transient=True,
     ) as bar:  # fmt: skip
         task = bar.add_task("judging", total=None, info="")
 
-        def update(done: int, total: int, usage) -> None:
-            rate = usage.calls / max(__import__("time").monotonic() - start, 1e-9)
+        def update(done: int, total: int, usage: Usage) -> None:
+            rate = usage.calls / max(time.monotonic() - start, 1e-9)
             info = (
                 f"{rate:,.0f} calls/s · {usage.prompt_tokens + usage.completion_tokens:,} tokens · "
                 f"${usage.cost:.4f} · {usage.cache_hits} cached"
@@ -150,16 +162,15 @@ def judge_progress(disabled: bool) -> Iterator[Callable[..., None] | None]:
         yield update
 
 
-def _print_scores(table) -> None:
-    """Mean pointwise score per model (parsed rows only)."""
+def _print_scores(scores: pd.DataFrame) -> None:
+    """The pointwise score table (:meth:`referee.judging.output.JudgeResult.scores`)."""
     from rich.console import Console
     from rich.table import Table
 
-    ok = table[table["parse_status"] == "ok"]
     out = Table(title="pointwise scores", title_justify="left")
     for col in ("model", "mean score", "n", "unparsed"):
         out.add_column(col, justify="left" if col == "model" else "right")
-    for model, group in table.groupby("model"):
-        scores = ok.loc[ok["model"] == model, "score"]
-        out.add_row(str(model), f"{scores.mean():.2f}" if len(scores) else "–", str(len(scores)), str(len(group) - len(scores)))
+    for row in scores.to_dict("records"):
+        mean = f"{row['mean_score']:.2f}" if row["n"] else "–"
+        out.add_row(str(row["model"]), mean, str(row["n"]), str(row["unparsed"]))
     Console().print(out)

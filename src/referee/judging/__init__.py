@@ -4,9 +4,10 @@
 ...                judge_spec=JudgeSpec(url="http://localhost:8000/v1", model="m"))   # doctest: +SKIP
 >>> result.table, result.reconciled, result.usage   # doctest: +SKIP
 
-Submodules load lazily (the CLI must reach its first request fast): :mod:`.run` (``judge``),
+Submodules load lazily (the CLI must reach its first request fast): :mod:`.run` (``judge``, a
+composition of :mod:`.spec`, :mod:`.games`, :mod:`.pipeline`, :mod:`.reconcile` and :mod:`.output`),
 :mod:`.inputs`, :mod:`.templates`, :mod:`.parse`, :mod:`.engine`, :mod:`.cache`, :mod:`.http`,
-:mod:`.local`.
+:mod:`.local`, :mod:`.scorer`.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ __all__ = ["JudgeResult", "JudgeSpec", "judge", "read_outputs", "reconcile_games
 
 _LAZY = {
     "judge": "referee.judging.run",
-    "JudgeSpec": "referee.judging.run",
-    "JudgeResult": "referee.judging.run",
-    "reconcile_games": "referee.judging.run",
+    "JudgeSpec": "referee.judging.spec",
+    "JudgeResult": "referee.judging.output",
+    "reconcile_games": "referee.judging.reconcile",
     "read_outputs": "referee.judging.inputs",
 }
 

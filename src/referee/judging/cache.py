@@ -110,9 +110,24 @@ class Cache:
             self._db.execute("INSERT OR REPLACE INTO answers (key, value) VALUES (?, ?)", (key, value))
         self.writes += 1
 
+    def put_many(self, items: Iterable[tuple[str, ChatResult]]) -> None:
+        """Store and commit several answers in one transaction (a group commit); failed ones are skipped."""
+        rows = [(k, _encode(r)) for k, r in items if r.error is None and r.text is not None]
+        if not rows:
+            return
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany("INSERT OR REPLACE INTO answers (key, value) VALUES (?, ?)", rows)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        self.writes += len(rows)
+
     def __len__(self) -> int:
         with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+            return int(self._db.execute("SELECT COUNT(*) FROM answers").fetchone()[0])
 
     def __contains__(self, key: str) -> bool:
         with self._lock:

@@ -1,12 +1,17 @@
 """The judge engine: run many chat requests against a :class:`Backend`, fast and safely.
 
+* streaming (:meth:`Engine.stream`): requests arrive in batches while earlier ones are answered;
+  a bounded queue between the cache lookup and the workers pauses the producer, so memory does
+  not grow with the number of requests (:meth:`Engine.run` is the same over a list);
 * cache first: every request whose answer is cached is answered without touching the backend or
   the budgets (a re-run makes zero calls); identical requests within a run are sent once;
 * at most ``concurrency`` calls in flight; token buckets for ``rpm`` / ``tpm``;
 * per-call timeout; retries with exponential backoff and full jitter on :class:`TransientError`
   and timeouts, honouring ``Retry-After`` (which also pauses new calls); a call that still fails
   comes back as ``ChatResult(text=None, error=...)`` -- one bad call never raises;
-* each fresh answer is committed to the cache as it arrives (kill -9 loses only in-flight calls);
+* each fresh answer is committed to the cache as it arrives, before it is delivered (the answers
+  that arrive in one turn of the event loop share one transaction; the workers wait for it, so
+  kill -9 loses only the calls in flight);
 * budgets (``max_calls``, ``max_tokens``, ``max_cost``): before each backend call, if the cap would be
   exceeded (spent + in flight + this call's estimate) no new call starts, in-flight calls finish,
   ``usage.stopped_by`` names the cap and requests never answered come back as ``None``.
@@ -20,13 +25,17 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
 
 from referee.judging.cache import Cache
 from referee.judging.ratelimit import TokenBucket
 from referee.judging.types import Backend, ChatRequest, ChatResult, TransientError, Usage
 
 OnResult = Callable[[int, ChatResult], None]
+#: one request for :meth:`Engine.stream`: (the caller's tag, the request, its cache key or None)
+Item = tuple[Any, ChatRequest, str | None]
 Progress = Callable[[int, int, Usage], None]
 
 
@@ -160,64 +169,162 @@ class Engine:
     async def run(
         self, requests: Sequence[ChatRequest], on_result: OnResult | None = None
     ) -> tuple[list[ChatResult | None], Usage]:
-        """Answer ``requests``; results in request order (None: never run, a budget stopped the run)."""
+        """Answer ``requests``; results in request order (None: never run, a budget stopped the run).
+
+        Every identical request is sent once (the requests are grouped by cache key up front, the
+        list being in memory anyway), cache hits are delivered before the first call.
+        """
         t0 = time.perf_counter()
         n = len(requests)
-        usage = Usage()
         results: list[ChatResult | None] = [None] * n
         identity = self.backend.identity
         groups: dict[str, list[int]] = {}  # cache key -> request indices (duplicates are sent once)
         for i, req in enumerate(requests):
             groups.setdefault(Cache.key(identity, req), []).append(i)
+        unique: list[Item] = [(key, requests[idx[0]], key) for key, idx in groups.items()]
 
-        done = 0
-        hits = self.cache.get_many(groups) if self.cache is not None else {}
-        for key, res in hits.items():
+        async def batches() -> AsyncIterator[list[Item]]:
+            yield unique
+
+        def deliver(key: Any, res: ChatResult | None) -> None:
+            if res is None:
+                return
             for i in groups[key]:
                 results[i] = res
                 if on_result is not None:
                     on_result(i, res)
-            done += len(groups[key])
-        usage.cache_hits = done
-        if self.progress is not None:
-            self.progress(done, n, usage)
 
-        pending = iter([k for k in groups if k not in hits])
-        state = _Run(self, usage)
-
-        async def worker() -> None:
-            nonlocal done
-            for key in pending:
-                if usage.stopped_by:
-                    return
-                idx = groups[key]
-                res = await state.call(requests[idx[0]])
-                if res is None:  # a budget stopped the run before this request was answered
-                    return
-                if self.cache is not None and res.error is None:
-                    self.cache.put(key, res)
-                for i in idx:
-                    results[i] = res
-                    if on_result is not None:
-                        on_result(i, res)
-                if res.error is not None:
-                    usage.failures += len(idx)
-                done += len(idx)
-                if self.progress is not None:
-                    self.progress(done, n, usage)
-
-        n_workers = min(self.concurrency, len(groups) - len(hits))
-        if n_workers > 0:
-            try:
-                async with asyncio.TaskGroup() as tg:
-                    for _ in range(n_workers):
-                        tg.create_task(worker())
-            except BaseExceptionGroup as eg:  # e.g. on_result raised: the others were cancelled
-                raise eg.exceptions[0] from None
+        usage = await self.stream(batches(), deliver, weight=lambda key: len(groups[key]), total=lambda: n)
         usage.extra["elapsed_s"] = time.perf_counter() - t0
         usage.extra["requests"] = n
         usage.extra["unique_requests"] = len(groups)
         return results, usage
+
+    async def stream(
+        self,
+        batches: AsyncIterator[list[Item]],
+        on_result: Callable[[Any, ChatResult | None], None],
+        *,
+        weight: Callable[[Any], int] | None = None,
+        total: Callable[[], int] | None = None,
+        memo: int = 4096,
+    ) -> Usage:
+        """Answer requests as they come, in bounded memory; returns the run's :class:`Usage`.
+
+        ``batches`` yields lists of ``(tag, request, key)`` (``key``: the cache key, or None to
+        compute it).  Each batch is looked up in the cache in one query and its hits are delivered
+        at once; the misses go through a queue of ``2 × concurrency`` slots to ``concurrency``
+        workers, so the producer is paused (and renders nothing more) while the queue is full.
+        ``on_result(tag, result)`` is called once per request, in completion order; ``result`` is
+        None for a request never sent because a budget stopped the run (after a stop the rest of
+        ``batches`` is still read: cached answers are delivered, the others come back None).
+
+        Identical requests: one in flight is shared by every request with its key; an answer is
+        remembered for the next ``memo`` distinct keys (so near duplicates are sent once without a
+        cache; with a cache every later duplicate is a cache hit).  ``weight(tag)``: how many
+        requests a tag stands for (progress and failure counts); ``total()``: the number of
+        requests known so far (for ``progress``).
+        """
+        usage = Usage()
+        state = _Run(self, usage)
+        identity = self.backend.identity
+        cache = self.cache
+        queue: asyncio.Queue[tuple[str, ChatRequest] | None] = asyncio.Queue(maxsize=2 * self.concurrency)
+        waiting: dict[str, list[Any]] = {}  # key -> tags of the requests waiting for its answer
+        recent: OrderedDict[str, ChatResult] = OrderedDict()
+        count = weight or (lambda _tag: 1)
+        done = 0
+        loop = asyncio.get_running_loop()
+        to_store: list[tuple[str, ChatResult]] = []
+        stored: asyncio.Future[None] | None = None  # resolved when ``to_store`` is committed
+
+        def commit() -> None:
+            nonlocal to_store, stored
+            items, done_, to_store, stored = to_store, stored, [], None
+            assert cache is not None and done_ is not None
+            try:
+                cache.put_many(items)
+            except Exception as err:
+                done_.set_exception(err)
+            else:
+                done_.set_result(None)
+
+        async def store(key: str, res: ChatResult) -> None:
+            """Commit with every other answer of this turn of the loop (one transaction)."""
+            nonlocal stored
+            to_store.append((key, res))
+            if stored is None:
+                stored = loop.create_future()
+                loop.call_soon(commit)
+            await stored
+
+        def tick() -> None:
+            if self.progress is not None:
+                self.progress(done, total() if total is not None else done, usage)
+
+        def deliver(tags: list[Any], res: ChatResult | None) -> int:
+            nonlocal done
+            n = 0
+            for tag in tags:
+                on_result(tag, res)
+                n += count(tag)
+            done += n
+            return n
+
+        def remember(key: str, res: ChatResult) -> None:
+            recent[key] = res
+            if len(recent) > memo:
+                recent.popitem(last=False)
+
+        async def feed() -> None:
+            async for batch in batches:
+                fresh: dict[str, list[Any]] = {}
+                reqs: dict[str, ChatRequest] = {}
+                for tag, req, key in batch:
+                    key = key or Cache.key(identity, req)
+                    if key in recent:
+                        deliver([tag], recent[key])
+                    elif key in waiting:
+                        waiting[key].append(tag)
+                    elif key in fresh:
+                        fresh[key].append(tag)
+                    else:
+                        fresh[key], reqs[key] = [tag], req
+                hits = cache.get_many(fresh) if cache is not None and fresh else {}
+                for key, res in hits.items():
+                    usage.cache_hits += deliver(fresh.pop(key), res)
+                    remember(key, res)
+                tick()
+                for key, tags in fresh.items():
+                    if usage.stopped_by:
+                        deliver(tags, None)
+                        continue
+                    waiting[key] = tags
+                    await queue.put((key, reqs[key]))
+            for _ in range(self.concurrency):
+                await queue.put(None)
+
+        async def worker() -> None:
+            while (item := await queue.get()) is not None:
+                key, req = item
+                res = None if usage.stopped_by else await state.call(req)
+                if res is not None and res.error is None:
+                    if cache is not None:
+                        await store(key, res)
+                    remember(key, res)
+                n = deliver(waiting.pop(key), res)
+                if res is not None and res.error is not None:
+                    usage.failures += n
+                tick()
+
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(feed())
+                for _ in range(self.concurrency):
+                    tg.create_task(worker())
+        except BaseExceptionGroup as eg:  # e.g. on_result raised: the others were cancelled
+            raise eg.exceptions[0] from None
+        return usage
 
 
 class _Run:

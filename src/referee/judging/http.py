@@ -249,7 +249,8 @@ class OpenAIBackend:
             api_key=self.api_key or "not-needed",
             max_retries=0,
             timeout=self.timeout,
-            http_client=httpx.AsyncClient(timeout=httpx.Timeout(self.timeout), limits=limits),
+            # the SDK's annotations name its vendored httpx2 client; it takes an httpx.AsyncClient at run time
+            http_client=httpx.AsyncClient(timeout=httpx.Timeout(self.timeout), limits=limits),  # type: ignore[arg-type]
         )
 
     async def aclose(self) -> None:

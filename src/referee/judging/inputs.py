@@ -1,4 +1,4 @@
-"""Which planned pairs can be judged: both model outputs must exist.
+"""What a run reads: the model outputs (records), reference answers, and which pairs can be judged.
 
 Reading the outputs themselves lives in :mod:`referee.io.outputs` (shared with
 ``referee score`` and the arena); its public names are re-exported here.
@@ -7,7 +7,8 @@ Reading the outputs themselves lives in :mod:`referee.io.outputs` (shared with
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from referee.errors import InputError
 from referee.io.outputs import COLUMNS as COLUMNS
@@ -46,7 +47,7 @@ def missing_error(missing: list[tuple[str, str]]) -> InputError:
     shown = "; ".join(f"prompt {p} / model {m}" for p, m in missing[:SHOW])
     more = f" and {len(missing) - SHOW} more" if len(missing) > SHOW else ""
     return InputError(
-        f"{len(missing)} model output(s) missing: {shown}{more}; pass --allow-missing to skip the pairs that need them",
+        f"{len(missing)} model output(s) missing: {shown}{more}; pass `allow_missing=True` to skip the pairs that need them",
         field="outputs",
     )
 
@@ -63,3 +64,42 @@ def require(outputs: pd.DataFrame, pairs: pd.DataFrame, *, allow_missing: bool =
     if missing and not allow_missing:
         raise missing_error(missing)
     return as_frame(kept), missing
+
+
+# -- what judge() reads -------------------------------------------------------------------------------
+def records_of(outputs: Any, questions: str | Path | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+    """(records ``prompt_id, prompt, model, response``, notes) from a table or files; missing outputs dropped."""
+    if hasattr(outputs, "to_dict"):  # a DataFrame
+        return frame_records(outputs), list(getattr(outputs, "attrs", {}).get("notes", []))
+    if isinstance(outputs, list | tuple) and not outputs:
+        raise InputError("no model outputs: pass `outputs=FILES`", field="outputs")
+    records, attrs = load_outputs(outputs, questions=questions)
+    return records, list(attrs["notes"])
+
+
+def frame_records(df: Any) -> list[dict[str, Any]]:
+    """Records of an outputs DataFrame, checked: the four columns, one answer per (prompt, model)."""
+    cols = ("prompt_id", "prompt", "model", "response")
+    lacking = [c for c in cols if c not in df.columns]
+    if lacking:
+        raise InputError(f"outputs table lacks column(s) {', '.join(lacking)}", field=lacking[0])
+    records = [{k: rec[k] for k in cols} for rec in df.to_dict("records")]
+    seen: set[tuple[str, str]] = set()
+    for rec in records:
+        rec["prompt_id"], rec["model"] = str(rec["prompt_id"]), str(rec["model"])
+        key = (rec["prompt_id"], rec["model"])
+        if key in seen:
+            raise InputError(f"model {key[1]!r} answers prompt {key[0]!r} twice", field="outputs")
+        seen.add(key)
+    return [r for r in records if isinstance(r["response"], str)]  # NaN/None: a missing output
+
+
+def references_of(references: Any, questions: str | Path | None = None) -> dict[str, str] | None:
+    """prompt_id -> reference answer, from files, a ``prompt_id, reference`` table or a dict."""
+    if references is None:
+        return None
+    if isinstance(references, dict):
+        return {str(k): v for k, v in references.items()}
+    if hasattr(references, "columns"):
+        return dict(zip(references["prompt_id"].astype(str), references["reference"], strict=True))
+    return load_references(references, questions=questions)
