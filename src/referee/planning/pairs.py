@@ -113,6 +113,7 @@ def pairs_from_file(path: str | Path, outputs: Outputs | None = None, seed: int 
         f = Fields(rec, src.name, line)
         kx, ky = ("model_x", "model_y") if "model_x" in rec or "model_y" in rec else ("model_a", "model_b")
         mx, my = f.text(kx), f.text(ky)
+        assert mx is not None and my is not None  # required fields: Fields raised otherwise
         if mx == my:
             f.error(f"a model cannot be paired with itself ({mx!r})", ky)
         pid = f.ident("prompt_id", required=False) or None
@@ -139,7 +140,7 @@ def plan_pairs(
     if baseline is not None:
         return pairs_vs_baseline(outputs, baseline, seed, frame=frame)
     if pairs is None:
-        raise InputError("say which pairs to judge: --baseline MODEL, --pairs round-robin or --pairs FILE", field="pairs")
+        raise InputError("say which pairs to judge: `baseline=MODEL`, `pairs='round-robin'` or `pairs=FILE`", field="pairs")
     if str(pairs) in ("round-robin", "round_robin", "all"):
         return pairs_round_robin(outputs, seed, frame=frame)
     return pairs_from_file(pairs, outputs, seed, frame=frame)
