@@ -15,7 +15,7 @@ LLAMA_WHEEL_STAMP := $(WHEEL_CACHE)/.llama-cpp-python-$(LLAMA_VERSION)
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
 	-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 
-.PHONY: demo test lint docs bench clean llama-wheel build-tools system-deps
+.PHONY: demo test lint typecheck docs bench clean llama-wheel build-tools system-deps
 
 # Debian packages the tests need, installed once: headless Chromium (HTML reports, the arena's
 # browser tests through Playwright) and PostgreSQL (the arena's tests start a throw-away server).
@@ -70,10 +70,15 @@ demo: $(STAMP)
 
 test: $(TEST_STAMP) system-deps
 	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests bench scripts
+
+# strict type checking of src/referee (settings in pyproject.toml)
+typecheck: $(TEST_STAMP)
+	$(BIN)/mypy
 
 # docs/cli.md is generated from the Typer app; tests/test_docs.py fails when it is out of date
 docs: $(STAMP)

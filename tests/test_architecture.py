@@ -194,7 +194,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("arena", "judging"),
     ("planning",),
     ("ranking", "auditing", "scoring"),
-    ("io", "sim", "llama", "report"),
+    ("io", "sim", "llama", "report", "scale"),
     ("schema", "text"),
     ("errors", "resample", "templating", ""),  # "": the root package (the lazy facade)
 )

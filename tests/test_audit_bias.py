@@ -9,7 +9,7 @@ import pytest
 import referee
 from referee.auditing.sim import JudgeSpec, simulate_judges
 
-BIAS_METRICS = ("first_position_rate", "prefer_longer_rate", "self_preference", "position_consistency", "ece")
+BIAS_METRICS = ("first_position_rate", "prefer_longer_excess", "self_preference", "position_consistency", "ece")
 FAMILY = {"fair": "claude", "position": "mistral", "length": "llama", "gpt-judge": "gpt"}
 
 
@@ -37,11 +37,11 @@ def test_planted_position_bias_is_flagged(planted):
     flag = next(f for f in planted.judges["position"]["flags"] if f["metric"] == "first_position_rate")
     assert flag["direction"] == "above" and flag["ci_low"] > 0.55 and flag["band"] == [0.45, 0.55]
     assert "0.45–0.55" in flag["message"] and f"{flag['value']:.3f}" in flag["message"]
-    assert not flagged(planted, "position") & {"prefer_longer_rate", "self_preference"}
+    assert not flagged(planted, "position") & {"prefer_longer_excess", "self_preference"}
 
 
 def test_planted_length_bias_is_flagged(planted):
-    assert "prefer_longer_rate" in flagged(planted, "length")
+    assert "prefer_longer_excess" in flagged(planted, "length")
     assert planted.judges["length"]["length_slope"]["ci_low"] > 0
     assert not flagged(planted, "length") & {"first_position_rate", "self_preference"}
 
@@ -50,14 +50,14 @@ def test_planted_self_preference_is_flagged(planted):
     assert "self_preference" in flagged(planted, "gpt-judge")
     det = planted.judges["gpt-judge"]["details"]["self_preference"]
     assert det["family"] == "gpt" and det["reference"].startswith("other judges")
-    assert not flagged(planted, "gpt-judge") & {"first_position_rate", "prefer_longer_rate"}
+    assert not flagged(planted, "gpt-judge") & {"first_position_rate", "prefer_longer_excess"}
 
 
 def test_unbiased_judge_is_not_flagged(planted):
     assert not flagged(planted, "fair") & set(BIAS_METRICS)
-    for name in ("first_position_rate", "prefer_longer_rate"):
+    for name, ideal in (("first_position_rate", 0.5), ("prefer_longer_excess", 0.0)):
         m = planted.judges["fair"][name]
-        assert m["ci_low"] < 0.5 < m["ci_high"]
+        assert m["ci_low"] < ideal < m["ci_high"]
 
 
 @pytest.mark.parametrize("seed", range(6))

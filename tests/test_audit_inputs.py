@@ -151,7 +151,7 @@ def test_scores_for_unknown_responses_are_refused():
     verdicts = gold.assign(judge="rm")
     with pytest.raises(InputError, match="none of the 12 scores is for a response in the comparisons"):
         referee.audit(verdicts, scores=bad, rounds=0)
-    with pytest.raises(InputError, match="needs --gold"):
+    with pytest.raises(InputError, match="needs gold"):
         referee.audit(scores_for(gold), kind="reward-model", rounds=0)
 
 

@@ -67,3 +67,43 @@ def test_simulated_demo_cli(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "simulated arena" in result.output
     assert (tmp_path / "board.html").is_file() and (tmp_path / "board.json").is_file()
+
+
+def test_report_sections_escape_model_text() -> None:
+    """The demo's sections come from a Jinja template (autoescaped): prompts, responses, model
+    names and raw completions show as text, never as markup; the layout the end-to-end test
+    reads (bold position consistency, the run table) is kept."""
+    from types import SimpleNamespace
+
+    from referee.demo import _contestant_rows, _sample_games, position_stats
+    from referee.judging.contestants import CONTESTANTS
+    from referee.report.demo_html import demo_sections
+
+    evil = '<script>alert("x")</script> & <img src=x onerror=alert(1)>'
+    names = [c.name for c in CONTESTANTS]
+    rows = []
+    for p in range(5):
+        for order, (a, b) in enumerate([(names[0], names[1]), (names[1], names[0])], start=1):
+            ok = (p + order) % 3 != 0
+            rows.append({"prompt_id": f"p{p}", "pair_id": f"p{p}-0", "order": order, "prompt": f"{evil} {p}",
+                         "model_a": a, "model_b": b, "response_a": evil * 30, "response_b": "fine",
+                         "verdict": "A" if ok else None, "parse_status": "ok" if ok else "unparsed",
+                         "raw_completion": evil, "prob_a": 0.75 if ok else float("nan"),
+                         "winner": "model_a" if ok else None})
+    games = pd.DataFrame(rows)
+    outputs = pd.DataFrame({"model": names, "response": ["x" * 10, "y" * 20, "z" * 30][: len(names)]})
+    stats = position_stats(games)
+    run = {"judge": "judge <b>", "template": "judge.j2", "generator": evil, "n_prompts": 5,
+           "timings": {"generation": "1.0 s"}, "gen_usage": SimpleNamespace(calls=0, cache_hits=6),
+           "judge_usage": SimpleNamespace(calls=0, cache_hits=12), "tokens": 12345}
+    sections = demo_sections(stats, _contestant_rows(outputs, CONTESTANTS), _sample_games(games), run, "GPT-4: 65%")
+    assert [s["title"] for s in sections] == ["The judge and its position bias", "Contestants", "Sample verdicts", "Run"]
+    page = "".join(s["html"] for s in sections)
+    assert "<script" not in page and "<img" not in page and "judge <b>" not in page
+    assert "&lt;script&gt;" in page and "&lt;img src=x" in page and "judge &lt;b&gt;" in page
+    assert "&amp;lt;" not in page  # escaped once, not twice
+    assert re.search(rf"<b>(\d+|n/a)%?</b> of {stats['pairs_both_orders']} pairs", page)
+    assert re.search(r"Generation calls / cache hits</td><td[^>]*>0 / 6<", page)
+    assert re.search(r"Judge calls / cache hits</td><td[^>]*>0 / 12<", page)
+    assert "12,345" in page and "(unparsed: " in page and ">0.75<" in page
+    assert "…" in page  # long responses are cut

@@ -65,6 +65,24 @@ def test_hh_rlhf_five_fold_accuracy_beats_length(hh_model) -> None:
         assert (out / name).is_file()
 
 
+def test_readme_audit_path_with_a_trained_rm(hh_model, encoder: Encoder, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """``referee score HH --scorer rm:DIR`` then ``referee audit --kind reward-model --gold HH``: the
+    audit's accuracy is the share of pairs the model scores chosen > rejected (the texts are in the
+    session's embedding cache, so nothing is encoded again)."""
+    from test_score_pairs import direct_accuracy, run_readme_path
+
+    _, out = hh_model
+    assert encoder.cache_path is not None
+    monkeypatch.setenv("REFEREE_EMBEDDINGS", str(encoder.cache_path.parent))
+    table, metrics = run_readme_path(HH, tmp_path, scorer=f"rm:{out}")
+    acc, ties = direct_accuracy(read(HH), table)
+    assert len(table) == 2 * 2312 and metrics["accuracy"]["n"] == 2312
+    assert metrics["accuracy"]["value"] == pytest.approx(acc, abs=1e-12)
+    assert metrics["details"]["scores"]["score_ties"] == ties
+    assert acc > 0.6  # the final model saw every pair: in-sample accuracy beats the 5-fold estimate's floor
+
+
 def test_retraining_reads_the_cache(hh_model, encoder: Encoder, tmp_path: Path) -> None:
     report = train_rm(HH, holdout=0.2, seed=1, out=tmp_path / "rm", _encoder=encoder)
     assert report.encoded == 0  # nothing re-encoded

@@ -16,10 +16,9 @@ are known, to show how well the CIs cover the truth.
 
 from __future__ import annotations
 
-import html
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,12 +26,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from referee.report.demo_html import pct
 from referee.sim import simulate_arena
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from referee.judging.contestants import Contestant
     from referee.judging.types import Usage
+    from referee.ranking.leaderboard import Leaderboard
 
 DEMO_MODELS = [
     "atlas-70b", "borealis-8x7b", "cirrus-34b", "dune-13b", "ember-7b",
@@ -104,7 +106,7 @@ def position_stats(games: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def _separation_note(board) -> str:
+def _separation_note(board: Leaderboard) -> str:
     """What the intervals say, read off the board (not promised in advance)."""
     t = board.table
     if t["ci_low"].isna().all():
@@ -119,82 +121,22 @@ def _separation_note(board) -> str:
     return f"the median 95% interval is {width:.0f} rating points wide; {verdict}."
 
 
-def _pct(x: float) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.0%}"
-
-
-# -- report -------------------------------------------------------------------------------------------
-def _table_html(header: list[str], rows: list[list[str]], numeric: tuple[int, ...] = ()) -> str:
-    """A plain HTML table; cells are trusted HTML, text columns left-aligned."""
-
-    def cell(tag: str, i: int, content: str) -> str:
-        align = "right" if i in numeric else "left"
-        return f'<{tag} style="text-align:{align};vertical-align:top">{content}</{tag}>'
-
-    head = "<thead><tr>" + "".join(cell("th", i, html.escape(h)) for i, h in enumerate(header)) + "</tr></thead>" if any(header) else ""
-    body = "".join("<tr>" + "".join(cell("td", i, c) for i, c in enumerate(row)) + "</tr>" for row in rows)
-    return f"<table>{head}<tbody>{body}</tbody></table>"
-
-
-def _short(text: Any, n: int = 220) -> str:
-    s = "" if text is None or (isinstance(text, float) and math.isnan(text)) else str(text)
-    return html.escape(s if len(s) <= n else s[: n - 1] + "…")
-
-
-def _report_sections(
-    stats: dict[str, Any], games: pd.DataFrame, outputs: pd.DataFrame, contestants: Any, run: dict[str, Any]
-) -> list[dict[str, str]]:
-    e = html.escape
-    judge_rows = [
-        ["Judge", e(f"{run['judge']} — template {run['template']}, single-token verdict A/B with logprobs")],
-        ["Games judged (both orders of every pair)", f"{stats['games']} ({stats['parsed']} parsed, {stats['unparsed']} unparsed, {stats['failed']} failed)"],
-        ["<b>Position consistency</b> (same winner in both orders)", f"<b>{_pct(stats['consistency'])}</b> of {stats['pairs_both_orders']} pairs"],
-        ["<b>First-position win rate</b> (parsed decisive games)", f"<b>{_pct(stats['first_position_rate'])}</b> (an unbiased judge: about 50%)"],
-        ["Mean P(first shown wins) from logprobs", _pct(stats["mean_p_first"])],
-        ["For comparison", e(REFERENCE_CONSISTENCY)],
-    ]  # fmt: skip
-    judge_html = (
-        "<p>A 135M-parameter model is far too small to judge well: it mostly answers with the letter of the "
-        "response it was shown first, whatever the responses say. This is why every pair is judged in both "
-        "orders — its verdicts cancel out rather than crown whoever happened to be shown first — and why "
-        "position consistency belongs next to any LLM-judge leaderboard.</p>" + _table_html(["", ""], judge_rows)
-    )
+# -- report data ---------------------------------------------------------------------------------------------
+def _contestant_rows(outputs: pd.DataFrame, contestants: Iterable[Contestant]) -> list[dict[str, Any]]:
+    """Each contestant's configuration and the mean length of its responses (characters)."""
     lengths = outputs.assign(n=outputs["response"].str.len()).groupby("model")["n"].mean()
-    cont_rows = [
-        [e(c.name), e(c.system), f"{c.temperature:g}", str(c.max_tokens), f"{lengths.get(c.name, float('nan')):.0f}"]
-        for c in contestants
-    ]
-    cont_html = (
-        f"<p>One model, {e(run['generator'])}, answers {run['n_prompts']} shipped prompts under three configurations.</p>"
-        + _table_html(["contestant", "system prompt", "temperature", "max tokens", "mean chars"], cont_rows, (2, 3, 4))
-    )
-    sample_rows = []
-    first_pairs = games.drop_duplicates("prompt_id")["pair_id"].head(4)  # one pair from each of 4 prompts
-    shown = games[games["pair_id"].isin(first_pairs)].sort_values(["prompt_id", "order"], kind="stable")
-    for _, g in shown.iterrows():
-        verdict = g["verdict"] if isinstance(g["verdict"], str) else f"({g['parse_status']}: {_short(g['raw_completion'], 30)})"
-        p = g["prob_a"]
-        sample_rows.append([
-            _short(g["prompt"], 90), str(g["order"]), f"<b>A</b> {e(g['model_a'])}: {_short(g['response_a'])}",
-            f"<b>B</b> {e(g['model_b'])}: {_short(g['response_b'])}", e(str(verdict)),
-            "" if p is None or (isinstance(p, float) and math.isnan(p)) else f"{p:.2f}",
-        ])  # fmt: skip
-    sample_html = (
-        "<p>Each pair is shown to the judge twice, once in each order; P(A) is the judge's probability that the "
-        "response shown first is better.</p>"
-        + _table_html(["prompt", "order", "response A", "response B", "verdict", "P(A)"], sample_rows, (1, 5))
-    )
-    run_rows = [[e(k), e(str(v))] for k, v in run["timings"].items()] + [
-        ["Generation calls / cache hits", f"{run['gen_usage'].calls} / {run['gen_usage'].cache_hits}"],
-        ["Judge calls / cache hits", f"{run['judge_usage'].calls} / {run['judge_usage'].cache_hits}"],
-        ["Tokens (generation + judging)", f"{run['tokens']:,}"],
-    ]
     return [
-        {"title": "The judge and its position bias", "html": judge_html},
-        {"title": "Contestants", "html": cont_html},
-        {"title": "Sample verdicts", "html": sample_html},
-        {"title": "Run", "html": _table_html(["step", "value"], run_rows)},
-    ]
+        {"name": c.name, "system": c.system, "temperature": c.temperature, "max_tokens": c.max_tokens,
+         "mean_chars": float(lengths.get(c.name, math.nan))}
+        for c in contestants
+    ]  # fmt: skip
+
+
+def _sample_games(games: pd.DataFrame, prompts: int = 4) -> list[dict[str, Any]]:
+    """Both orders of one pair from each of the first ``prompts`` prompts, prompt by prompt."""
+    first_pairs = games.drop_duplicates("prompt_id")["pair_id"].head(prompts)
+    shown = games[games["pair_id"].isin(first_pairs)].sort_values(["prompt_id", "order"], kind="stable")
+    return [{str(k): v for k, v in rec.items()} for rec in shown.to_dict(orient="records")]
 
 
 # -- the demo -----------------------------------------------------------------------------------------------
@@ -215,6 +157,7 @@ def demo(
     from referee.judging.local import LocalBackend
     from referee.judging.run import JudgeSpec, judge
     from referee.ranking.api import rank as rank_fn
+    from referee.report.demo_html import demo_sections
     from referee.report.html import leaderboard_html
     from referee.report.terminal import print_leaderboard
     from referee.templating import template_dir
@@ -228,7 +171,7 @@ def demo(
         backend = LocalBackend(seed=seed)
         backend.load()
     except InputError as err:
-        raise InputError(f"{err.message} — or run `referee demo --simulated`, which needs no model", field=err.field) from None
+        raise InputError(f"{err.template} — or run `referee demo --simulated`, which needs no model", field=err.field) from None
     template = template_dir("demo") / "judge.j2"
     timings: dict[str, str] = {}
     console.rule("[bold]referee demo")
@@ -261,9 +204,9 @@ def demo(
         stats = position_stats(games)
         console.print(
             f"  {stats['parsed']}/{stats['games']} verdicts parsed → {out / 'verdicts.jsonl'} ({timings['judging']})\n"
-            f"  judge position consistency [bold]{_pct(stats['consistency'])}[/bold] of {stats['pairs_both_orders']} pairs; "
-            f"first-shown response wins [bold]{_pct(stats['first_position_rate'])}[/bold] of decisive games "
-            f"(mean P(first) {_pct(stats['mean_p_first'])})"
+            f"  judge position consistency [bold]{pct(stats['consistency'])}[/bold] of {stats['pairs_both_orders']} pairs; "
+            f"first-shown response wins [bold]{pct(stats['first_position_rate'])}[/bold] of decisive games "
+            f"(mean P(first) {pct(stats['mean_p_first'])})"
         )
     backend.close()
 
@@ -282,7 +225,7 @@ def demo(
     }  # fmt: skip
     notes = [
         f"{len(CONTESTANTS)} contestants × {len(prompts)} prompts, judged pairwise by {JUDGE_NAME} in both orders; "
-        f"judge position consistency {_pct(stats['consistency'])}, first-position win rate {_pct(stats['first_position_rate'])}.",
+        f"judge position consistency {pct(stats['consistency'])}, first-position win rate {pct(stats['first_position_rate'])}.",
         "Ratings use the judge's soft verdicts P(A) and estimate a first-position advantage separately; "
         + _separation_note(board),
     ]
@@ -290,12 +233,13 @@ def demo(
     path = out / "report.html"
     page = leaderboard_html(
         board, title="referee demo: three local contestants judged by a local model", notes=notes,
-        extra_sections=_report_sections(stats, games, outputs, CONTESTANTS, run),
+        extra_sections=demo_sections(stats, _contestant_rows(outputs, CONTESTANTS), _sample_games(games), run,
+                                     REFERENCE_CONSISTENCY),
     )  # fmt: skip
     path.write_text(page, encoding="utf-8")
     board.save(out / "board.json")
     console.print(
-        f"\nPosition consistency {_pct(stats['consistency'])} ({REFERENCE_CONSISTENCY}).\n"
+        f"\nPosition consistency {pct(stats['consistency'])} ({REFERENCE_CONSISTENCY}).\n"
         f"Wrote [bold]{path}[/bold] (open it in a browser), {out / 'board.json'}; total {timings['total']}."
     )
     return path

@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 from scipy.special import ndtr, ndtri
@@ -40,6 +41,7 @@ from scipy.special import ndtr, ndtri
 Progress = Callable[[int, int], None]
 #: a batched statistic: (r × units) multiplicities → (r × k) values
 Statistic = Callable[[np.ndarray], np.ndarray]
+_T = TypeVar("_T")
 
 __all__ = [
     "Resamples",
@@ -62,14 +64,17 @@ def chunk_seeds(seed: int, rounds: int, chunk: int = 50) -> list[tuple[int, np.r
     return list(zip(sizes, np.random.SeedSequence(seed).spawn(len(sizes)), strict=True))
 
 
-def run_chunks(job: Callable, chunks: list, workers: int = 2, progress: Progress | None = None) -> list:
+def run_chunks(
+    job: Callable[..., _T], chunks: list[tuple[Any, ...]], workers: int = 2, progress: Progress | None = None
+) -> list[_T]:
     """``job(*chunk)`` for every chunk (threads when ``workers > 1``); results in chunk order."""
     from threadpoolctl import threadpool_limits
 
     total = sum(c[0] for c in chunks)
     with threadpool_limits(limits=1, user_api="blas"):
         if workers <= 1 or len(chunks) <= 1:
-            out, done = [], 0
+            out: list[_T] = []
+            done = 0
             for c in chunks:
                 out.append(job(*c))
                 done += c[0]
@@ -78,7 +83,7 @@ def run_chunks(job: Callable, chunks: list, workers: int = 2, progress: Progress
             return out
         with ThreadPoolExecutor(max_workers=workers) as pool:
             futures = {pool.submit(job, *c): i for i, c in enumerate(chunks)}
-            results: list = [None] * len(chunks)
+            results: list[Any] = [None] * len(chunks)
             done = 0
             for fut in as_completed(futures):
                 i = futures[fut]
@@ -148,7 +153,8 @@ class Resamples:
     @property
     def ok(self) -> np.ndarray:
         """Rounds whose statistic was computed (all entries finite)."""
-        return np.all(np.isfinite(self.samples), axis=1)
+        ok: np.ndarray = np.all(np.isfinite(self.samples), axis=1)
+        return ok
 
 
 def bootstrap(

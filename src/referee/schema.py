@@ -36,6 +36,10 @@ from referee.errors import InputError, NameWarning
 
 MODEL_A, MODEL_B, TIE, TIE_BOTHBAD = "model_a", "model_b", "tie", "tie (bothbad)"
 WINNERS: tuple[str, ...] = (MODEL_A, MODEL_B, TIE, TIE_BOTHBAD)
+#: the two tie labels
+TIE_LABELS: tuple[str, ...] = (TIE, TIE_BOTHBAD)
+#: a winner label seen from the other presentation order
+SWAP_WINNER: dict[str, str] = {MODEL_A: MODEL_B, MODEL_B: MODEL_A, TIE: TIE, TIE_BOTHBAD: TIE_BOTHBAD}
 
 #: Integer outcome codes used inside the rank engine (index into WINNERS).
 A_WINS, B_WINS, TIES, BOTHBAD = 0, 1, 2, 3

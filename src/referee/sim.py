@@ -36,7 +36,8 @@ LN10_400 = 400.0 / np.log(10.0)
 def true_strengths(n_models: int, rng: np.random.Generator, spread: float = 1.0) -> np.ndarray:
     """Centred log-strengths drawn from N(0, spread²)."""
     theta = rng.normal(0.0, spread, n_models)
-    return theta - theta.mean()
+    result: np.ndarray = theta - theta.mean()
+    return result
 
 
 def _models(
@@ -112,7 +113,8 @@ def _draw_opponents(rng: np.random.Generator, a: np.ndarray, pop: np.ndarray) ->
     start_a = cdf[a] - pop[a]
     u = np.where(u >= start_a, u + pop[a], u)
     b = np.searchsorted(cdf, u, side="right")
-    return np.minimum(b, m - 1)
+    result: np.ndarray = np.minimum(b, m - 1)
+    return result
 
 
 # ============================================================================ scenarios with known truth
@@ -131,7 +133,8 @@ _OUTCOMES_5 = ((0, 2), (0, 1), (2, 0), (1, 1), (1, 2))  # A>>B, A>B, tie, B>A, B
 
 
 def _expit(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+    result: np.ndarray = 1.0 / (1.0 + np.exp(-x))
+    return result
 
 
 def outcome_probabilities(
@@ -310,7 +313,8 @@ def display_truth(theta: pd.Series, anchor: str | None = None, rating: float = 1
     """The ratings a leaderboard estimates: ``rating + (400/ln 10)(θ_i − c)`` where ``c`` is
     mean θ (mean-centred) or ``θ_anchor`` (``anchor`` names a model)."""
     centre = float(theta.mean()) if anchor is None else float(theta[anchor])
-    return rating + LN10_400 * (theta - centre)
+    result: pd.Series = rating + LN10_400 * (theta - centre)
+    return result
 
 
 # ============================================================================ coverage harness

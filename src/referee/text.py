@@ -162,7 +162,8 @@ def _utf8(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 def _count_chunk(arr: pa.Array, unit: str) -> np.ndarray:
     arr = pc.fill_null(arr, "")
     if unit == "chars":
-        return pc.utf8_length(arr).to_numpy(zero_copy_only=False).astype(np.int64)
+        lengths: np.ndarray = pc.utf8_length(arr).to_numpy(zero_copy_only=False).astype(np.int64)  # pyarrow: no stubs
+        return lengths
     return count_tokens(*_utf8(arr))
 
 

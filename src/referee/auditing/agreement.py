@@ -22,6 +22,8 @@ row-major, vectorised over bootstrap rounds):
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from referee.errors import InputError
@@ -38,7 +40,7 @@ def policy(tie_policy: str) -> tuple[np.ndarray, np.ndarray]:
         return np.array([[1.0, 0, 0.5], [0, 1, 0.5], [0.5, 0.5, 1]]), np.ones(3)
     if tie_policy == "three-class":
         return np.eye(3), np.ones(3)
-    raise InputError(f"unknown tie policy {tie_policy!r}; expected one of {', '.join(TIE_POLICIES)}", field="tie_policy")
+    raise InputError(f"unknown tie policy {tie_policy!r}: `tie_policy` must be one of {', '.join(TIE_POLICIES)}", field="tie_policy")
 
 
 def confusion_rows(pred: np.ndarray, gold_votes: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -54,7 +56,7 @@ def _tables(t: np.ndarray) -> np.ndarray:
     return t.reshape(t.shape[0], 3, 3)
 
 
-def accuracy_fn(tie_policy: str):
+def accuracy_fn(tie_policy: str) -> Callable[[np.ndarray], np.ndarray]:
     """conf (R × 9) → accuracy under the tie policy."""
     w, d = policy(tie_policy)
 
@@ -81,7 +83,7 @@ def agreement_no_ties(t: np.ndarray) -> np.ndarray:
     return np.where(tot > 0, (c[:, 0, 0] + c[:, 1, 1]) / np.where(tot > 0, tot, 1), np.nan)
 
 
-def kappa_fn(tie_policy: str):
+def kappa_fn(tie_policy: str) -> Callable[[np.ndarray], np.ndarray]:
     """conf (R × 9) → Cohen's κ (gold ties dropped under ``exclude``)."""
     keep = policy(tie_policy)[1]
 
@@ -92,7 +94,7 @@ def kappa_fn(tie_policy: str):
     return fn
 
 
-def alpha_fn(tie_policy: str):
+def alpha_fn(tie_policy: str) -> Callable[[np.ndarray], np.ndarray]:
     """conf (R × 9) → Krippendorff's α, nominal (gold ties dropped under ``exclude``)."""
     keep = policy(tie_policy)[1]
 

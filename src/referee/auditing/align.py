@@ -46,7 +46,8 @@ class KeyFields:
     prompt: str | None  # "prompt", "prompt_id" or None
     side: str  # "response+model", "response" or "model"
 
-    def describe(self) -> str:
+    def key_text(self) -> str:
+        """The alignment key in words, for the report's meta and error messages."""
         if self.by_pair_id:
             return "pair_id"
         sides = {
@@ -106,13 +107,14 @@ def key_rows(df: pd.DataFrame, fields: KeyFields) -> Keyed:
     n = len(df)
     ha, hb = side_hashes(df, fields.side)
     canon = ha <= hb
+    item: np.ndarray
     if fields.by_pair_id:
-        item, _ = pd.factorize(df["pair_id"].astype(str))
+        item = pd.factorize(df["pair_id"].astype(str))[0].astype(np.int64)
     else:
         hp = hash_strings(df[fields.prompt]) if fields.prompt else np.zeros(n, dtype=np.uint64)
         lo, hi = np.minimum(ha, hb), np.maximum(ha, hb)
-        item = pd.DataFrame({"p": hp, "lo": lo, "hi": hi}).groupby(["p", "lo", "hi"], sort=False).ngroup().to_numpy()
-    item = item.astype(np.int64)
+        groups = pd.DataFrame({"p": hp, "lo": lo, "hi": hi}).groupby(["p", "lo", "hi"], sort=False)
+        item = groups.ngroup().to_numpy().astype(np.int64)
     n_items = int(item.max()) + 1 if n else 0
     first = _first_index(item, n_items)
     in_ref = canon == canon[first][item]

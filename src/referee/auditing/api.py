@@ -14,16 +14,17 @@ import pandas as pd
 from scipy import sparse
 
 from referee import __version__
-from referee.auditing import accuracy, calibration, consistency, length, position, selfpref
+from referee.auditing import accuracy, calibration, consistency, gates, length, position, selfpref
 from referee.auditing import scores as sc
 from referee.auditing.agreement import policy
 from referee.auditing.align import Keyed, KeyFields, choose_fields, gold_votes, key_rows
 from referee.auditing.bootstrap import Metric, Registry
-from referee.auditing.flags import flags_for, resolve_bands
-from referee.auditing.load import GOLD_JUDGES, describe, load_comparisons, load_scores, split_gold
+from referee.auditing.flags import Band, control, flags_for, resolve_bands, tests_for
+from referee.auditing.load import GOLD_JUDGES, input_names, load_comparisons, load_scores, split_gold
 from referee.auditing.report import CONTRACT, AuditReport
 from referee.auditing.rows import Rows, build_rows
 from referee.errors import InputError, source_name
+from referee.schema import TIE, TIE_BOTHBAD
 
 KINDS = ("judge", "reward-model")
 
@@ -35,8 +36,8 @@ def audit(
     kind: str = "judge",
     scores: Any = None,
     tie_policy: str = "exclude",
-    family: Mapping[str, str] | None = None,
-    band: Mapping[str, tuple[float | None, float | None]] | None = None,
+    family: Mapping[str, str] | str | None = None,
+    band: Mapping[str, Band] | Sequence[str] | str | None = None,
     rounds: int = 1000,
     seed: int = 0,
     level: float = 0.95,
@@ -46,6 +47,7 @@ def audit(
     bins: int = calibration.N_BINS,
     scale: tuple[float, float] | None = None,
     workers: int = 2,
+    fail_on: Sequence[str] | str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> AuditReport:
     """Audit LLM judges (``kind="judge"``) or reward models (``kind="reward-model"``).
@@ -57,23 +59,31 @@ def audit(
     ``scores``: pointwise scores (``prompt_id``, ``model``/``response``, ``scorer``, ``score``)
     for score–comparison consistency and central tendency.  ``tie_policy``: ``exclude`` |
     ``half`` | ``three-class`` (see :mod:`referee.auditing.agreement`).  ``family``: judge (or
-    model) name → family, for self-preference.  ``band``: no-defect bands overriding
-    :data:`referee.auditing.flags.DEFAULT_BANDS`.  Every metric has a ``level`` percentile CI
-    from ``rounds`` rounds of the prompt-clustered bootstrap seeded with ``seed``.
+    model) name → family, for self-preference (or the text ``"JUDGE=FAMILY,..."``).  ``band``:
+    no-defect bands overriding :data:`referee.auditing.flags.DEFAULT_BANDS`, as a mapping
+    ``{name: (low, high)}`` or texts ``"NAME=LOW:HIGH"``.  Every metric has a ``level`` percentile CI
+    from ``rounds`` rounds of the prompt-clustered bootstrap seeded with ``seed``; every banded
+    metric gets a p-value, a Benjamini–Hochberg q-value over the whole report, a minimum
+    detectable effect and an underpowered mark (:mod:`referee.auditing.flags`), and a flag
+    *stands* when its q ≤ 1 − ``level``.  ``fail_on``: gate rules ``"METRIC>VALUE"`` /
+    ``"METRIC<VALUE"`` checked on every judge (:mod:`referee.auditing.gates`); the verdict is in
+    ``report.meta["gate"]`` and :attr:`AuditReport.failed_gate`.
     Raises :class:`~referee.errors.InputError` on input it cannot audit.
     """
     if kind not in KINDS:
-        raise InputError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}", field="kind")
+        raise InputError(f"`kind` must be one of {', '.join(KINDS)}, got {kind!r}", field="kind")
     policy(tie_policy)
     if rounds < 0:
-        raise InputError("rounds must be >= 0", field="rounds")
+        raise InputError("`rounds` must be >= 0", field="rounds")
     if not 0 < level < 1:
-        raise InputError("level must lie strictly between 0 and 1", field="level")
+        raise InputError("`level` must lie strictly between 0 and 1", field="level")
     if bins < 1:
-        raise InputError("bins must be >= 1", field="bins")
+        raise InputError("`bins` must be >= 1", field="bins")
     bands = resolve_bands(band)
+    gates.parse_rules(fail_on)  # refuse a bad rule before reading any input
+    families = parse_family(family) if isinstance(family, str) else family
     notes: list[str] = []
-    inputs = {"verdicts": describe(verdicts), "gold": describe(gold), "scores": describe(scores)}
+    inputs = {"verdicts": input_names(verdicts), "gold": input_names(gold), "scores": input_names(scores)}
     inp = _read_inputs(verdicts, gold, scores, kind, tie_policy, gold_judges, notes)
     al = _align(inp, tie_policy, inputs["gold"], notes)
     v = inp.verdicts
@@ -92,12 +102,12 @@ def audit(
 
     judges = list(pd.unique(v["judge"]))
     rows_of = _judge_rows(al, judges, sa, sb)
-    fam = selfpref.Families(family, judges)
+    fam = selfpref.Families(families, judges)
     details: dict[str, dict[str, Any]] = {}
     for j in judges:
         r = rows_of[j]
         d: dict[str, Any] = {}
-        if al.gold is not None:
+        if al.gold is not None and al.votes is not None and al.counts is not None:
             d.update(accuracy.add(reg, r, al.gold, al.votes, al.counts, tie_policy))
         if kind == "judge":
             d["position"] = position.add(reg, r)
@@ -123,6 +133,8 @@ def audit(
         notes.append(f"{', '.join(map(str, no_gold[:5]))}: {calibration.NO_GOLD}")
     metrics = reg.run(rounds, seed, level, workers=workers, progress=progress)
     out = {j: _assemble(j, rows_of[j], details[j], metrics, bands, level, kind) for j in judges}
+    flag_control = control(out, level)
+    gate = gates.check(out, fail_on)
     if rounds == 0:
         notes.append("rounds=0: no confidence intervals, so no metric can be flagged")
     meta = {
@@ -136,11 +148,14 @@ def audit(
         "alignment": al.summary,
         "clusters": len(labels),
         "cluster_by": _cluster_by(al.keyed),
-        "family": dict(family or {}),
+        "family": dict(families or {}),
         "length": {"margin": length_margin, "fraction": length_fraction, "unit": "characters"},
         "calibration_bins": bins,
         "scores": score_info or {k: x for k, x in inp.rm_info.items() if k != "per_scorer"},
+        "flag_control": flag_control,
+        "gate": gate,
         "dropped": dict(v.attrs.get("dropped", {})),
+        "mapped": inp.mapped or None,
         "notes": notes,
         "referee_version": __version__,
     }
@@ -153,6 +168,32 @@ class Inputs:
     gold: pd.DataFrame | None
     scores: pd.DataFrame | None  # pointwise scores of a judge audit (None for reward models)
     rm_info: dict[str, Any] = field(default_factory=dict)
+    mapped: dict[str, dict[str, int]] = field(default_factory=dict)  # "verdicts"/"gold" → label mappings applied
+
+
+def parse_family(text: str) -> dict[str, str]:
+    """``"judge=family,..."`` → ``{judge: family}``."""
+    out = {}
+    for part in text.split(","):
+        name, sep, fam = part.partition("=")
+        if not sep or not name.strip() or not fam.strip():
+            raise InputError(f"`family` must look like JUDGE=FAMILY,..., got {text!r}", field="family")
+        out[name.strip()] = fam.strip()
+    return out
+
+
+def _mapped(notes: list[str], tables: Mapping[str, pd.DataFrame | None]) -> dict[str, dict[str, int]]:
+    """The label mappings the readers applied per input (``tie (inconsistent)`` → ``tie``), each
+    also as a note."""
+    from referee.io import mapping_notes
+
+    out = {}
+    for what, t in tables.items():
+        mapped = dict(t.attrs.get("mapped") or {}) if t is not None else {}
+        if mapped:
+            out[what] = mapped
+            notes += [note if what == "verdicts" else f"{what}: {note}" for note in mapping_notes(mapped)]
+    return out
 
 
 def _read_inputs(
@@ -162,19 +203,21 @@ def _read_inputs(
     if kind == "reward-model":
         source = verdicts if verdicts is not None else scores
         if source is None:
-            raise InputError("a reward-model audit needs the scores table", field="scores")
+            raise InputError("a reward-model audit needs the scores table: pass it as `verdicts` (or `scores`)",
+                             field="scores")
         if gold is None:
-            raise InputError("a reward-model audit needs --gold: the pairs whose responses were scored",
+            raise InputError("a reward-model audit needs `gold`: the pairs whose responses were scored",
                              path=source_name(source), field="gold")
-        g = _check_rm_ties(load_comparisons(gold, "gold"), tie_policy, source_name(gold))
-        v, rm_info = sc.reward_model_verdicts(load_scores(source), g)
+        pairs = _check_rm_ties(load_comparisons(gold, "gold"), tie_policy, source_name(gold))
+        scored, rm_info = sc.reward_model_verdicts(load_scores(source), pairs)
         if rm_info["unknown_scores"]:
             notes.append(f"{rm_info['unknown_scores']} scores are for responses in no gold pair and were ignored")
-        return Inputs(_named(v), g, None, rm_info)
+        return Inputs(_named(scored), pairs, None, rm_info, _mapped(notes, {"gold": pairs}))
     if verdicts is None:
-        raise InputError("nothing to audit: give the judge's verdicts", field="verdicts")
+        raise InputError("nothing to audit: pass the judge's `verdicts`", field="verdicts")
     table = load_comparisons(verdicts)
     v, g = split_gold(table, gold_judges)
+    extra: pd.DataFrame | None = None
     if gold is not None:
         extra = load_comparisons(gold, "gold")
         g = extra if g is None else pd.concat([g, extra], ignore_index=True)
@@ -183,7 +226,8 @@ def _read_inputs(
                          field="judge")
     v = _named(v)
     v.attrs = {"dropped": dict(table.attrs.get("dropped", {}))}
-    return Inputs(v, g, None if scores is None else load_scores(scores))
+    mapped = _mapped(notes, {"verdicts": table, "gold": extra})
+    return Inputs(v, g, None if scores is None else load_scores(scores), mapped=mapped)
 
 
 def _named(v: pd.DataFrame) -> pd.DataFrame:
@@ -213,7 +257,7 @@ def _align(inp: Inputs, tie_policy: str, gold_paths: list[str], notes: list[str]
     keyed = key_rows(df, fields)
     n_gold = 0 if g is None else len(g)
     gold_mask = np.arange(len(df)) < n_gold
-    al = Aligned(df, keyed, gold_mask, {"key": fields.describe(), "verdicts": len(v)})
+    al = Aligned(df, keyed, gold_mask, {"key": fields.key_text(), "verdicts": len(v)})
     if g is None:
         return al
     al.gold = build_rows(df, keyed, gold_mask, "gold")
@@ -228,11 +272,13 @@ def _align(inp: Inputs, tie_policy: str, gold_paths: list[str], notes: list[str]
         "gold_items": int(gold_items.size),
         "gold_items_matched": int(np.intersect1d(gold_items, v_items).size),
         "gold_ties": int((al.gold.y == 2).sum()),
+        "gold_ties_audited": int(((al.gold.y == 2) & np.isin(al.gold.item, v_items)).sum()),
     })
     if not aligned.any():
         raise _misaligned(v, g, fields, gold_paths)
-    if tie_policy == "exclude" and al.summary["gold_ties"]:
-        notes.append(f"{al.summary['gold_ties']} gold tie labels are left out of accuracy (tie policy 'exclude')")
+    if tie_policy == "exclude" and al.summary["gold_ties_audited"]:
+        notes.append(f"{al.summary['gold_ties_audited']} gold tie labels on audited pairs are left out of accuracy "
+                     "(tie policy 'exclude')")
     return al
 
 
@@ -266,14 +312,14 @@ def _judge_rows(al: Aligned, judges: list[str], sa: np.ndarray | None, sb: np.nd
 def _check_rm_ties(g: pd.DataFrame, tie_policy: str, path: str | None = None) -> pd.DataFrame:
     """The gold pairs of a reward-model audit, refused when their ties cannot be scored two-class
     (``path``: the gold file(s), named in the error)."""
-    ties = g["winner"].isin(["tie", "tie (bothbad)"]).to_numpy()
+    ties = g["winner"].isin([TIE, TIE_BOTHBAD]).to_numpy()
     if tie_policy == "half":
         raise InputError("a reward model is scored two-class (a tie in scores counts as wrong, as in RewardBench); "
-                         "tie policy 'half' does not apply: use 'exclude'", field="tie_policy")
+                         "`tie_policy='half'` does not apply: use `tie_policy='exclude'`", field="tie_policy")
     if ties.any() and tie_policy != "exclude":
         raise InputError(
             f"the gold labels hold {int(ties.sum())} ties (a three-class label set), but a reward model is scored "
-            "two-class (chosen vs rejected); use --tie-policy exclude to leave the tied pairs out",
+            "two-class (chosen vs rejected); use `tie_policy='exclude'` to leave the tied pairs out",
             path=path,
             field="winner",
         )
@@ -290,7 +336,7 @@ def _misaligned(v: pd.DataFrame, g: pd.DataFrame, fields: KeyFields, paths: list
         return f"{fields.prompt or 'prompt'}={str(p)[:40]!r}, first side={str(a)[:40]!r}"
 
     return InputError(
-        f"none of the {len(v)} verdicts matches any of the {len(g)} gold labels (aligned by {fields.describe()}); "
+        f"none of the {len(v)} verdicts matches any of the {len(g)} gold labels (aligned by {fields.key_text()}); "
         f"check that both describe the same prompts and responses — e.g. verdict {example(v)} vs gold {example(g)}",
         path=", ".join(paths) or None,
         field="gold",
@@ -304,7 +350,7 @@ def _cluster_by(keyed: Keyed) -> str:
 
 
 def _central(
-    reg: Registry, table: pd.DataFrame, clusters: np.ndarray, judges: list[str], details: dict,
+    reg: Registry, table: pd.DataFrame, clusters: np.ndarray, judges: list[str], details: dict[str, dict[str, Any]],
     gold_judges: Sequence[str], scale: tuple[float, float] | None,
 ) -> None:
     gold_names = {selfpref.normalise(x) for x in gold_judges}
@@ -320,14 +366,15 @@ def _central(
             details[j]["central_tendency"] = sc.add_central(reg, j, table[m], gold, clusters[m], None, rng, side)
 
 
-def _set(tree: dict, path: tuple, value: Any) -> None:
+def _set(tree: dict[Any, Any], path: tuple[Any, ...], value: Any) -> None:
     for p in path[:-1]:
         tree = tree.setdefault(p, {})
     tree[path[-1]] = value
 
 
 def _assemble(
-    j: str, rows: Rows, details: dict[str, Any], metrics: dict[object, Metric], bands: dict, level: float, kind: str
+    j: str, rows: Rows, details: dict[str, Any], metrics: dict[object, Metric], bands: dict[str, Band], level: float,
+    kind: str,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {k: None for k in CONTRACT}
     out["n"] = rows.size
@@ -345,6 +392,7 @@ def _assemble(
     if kind == "judge" and not details.get("position", {}).get("balanced", True):
         skip.add("first_position_rate")
     out["flags"] = flags_for(out, bands, level, skip)
+    extra["tests"] = tests_for(out, bands, level, skip)
     out["details"] = extra
     return out
 

@@ -27,6 +27,7 @@ Against gold (the only reference these are reported for):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -57,7 +58,7 @@ def bin_index(p: np.ndarray, n_bins: int = N_BINS) -> tuple[np.ndarray, int]:
     return np.clip(np.searchsorted(edges, p, side="right") - 1, 0, nb - 1), nb
 
 
-def ece_fn(nb: int):
+def ece_fn(nb: int) -> Callable[[np.ndarray], np.ndarray]:
     def fn(t: np.ndarray) -> np.ndarray:
         n, npb, sy = t[:, :nb], t[:, nb : 2 * nb], t[:, 2 * nb : 3 * nb]
         tot = n.sum(axis=1)
@@ -66,7 +67,7 @@ def ece_fn(nb: int):
     return fn
 
 
-def brier_fn(nb: int):
+def brier_fn(nb: int) -> Callable[[np.ndarray], np.ndarray]:
     def fn(t: np.ndarray) -> np.ndarray:
         tot = t[:, :nb].sum(axis=1)
         return np.where(tot > 0, t[:, 3 * nb] / np.where(tot > 0, tot, 1), np.nan)

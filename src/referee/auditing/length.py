@@ -3,9 +3,17 @@
 * ``prefer_longer_rate`` = P(the longer response wins | decisive verdict, lengths differ by
   more than ``margin`` characters — or by more than ``fraction`` of the longer one when a
   fraction is set).  0.5 means no length preference (Dubois et al. 2024, length-controlled
-  AlpacaEval; Zheng et al. 2023 "verbosity bias").  With gold labels, the gold votes' rate on
-  the same items is reported beside it: a judge that prefers longer answers only as often as
-  the humans do is not length-biased.
+  AlpacaEval; Zheng et al. 2023 "verbosity bias").  It is *descriptive* and never flagged:
+  when longer answers are better, a fair judge prefers them too.
+* ``prefer_longer_excess`` (the flagged measure; needs gold labels) = the judge's rate minus
+  the reference's rate **on the same rows**: over the judge's decisive verdicts on pairs whose
+  lengths differ and that have decisive gold votes, Σ w·(j − g) / Σ w with j = 1 when the
+  judge picked the longer response and g = the share of the item's decisive gold votes for the
+  longer response.  A judge that prefers longer answers only as often as the humans do is not
+  length-biased (excess 0).  Both rates of the difference come from the same rows and the same
+  prompt clusters in every bootstrap round, so its CI is a paired one.
+  ``details.length`` reports the two paired rates (``judge_rate_paired``,
+  ``gold_prefer_longer_rate``) and the number of paired rows.
 * ``length_slope`` = β of the logistic regression  logit P(a wins) = α + β·z  on decisive
   verdicts, z = (len_a − len_b)/sd standardised over those rows (α absorbs position bias).
   Its bootstrap uses the estimating-function (one-step Newton) bootstrap of Hu & Kalbfleisch
@@ -15,6 +23,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -41,7 +50,7 @@ def logistic_fit(x: np.ndarray, y: np.ndarray, w: np.ndarray, ridge: float = 1e-
     return theta
 
 
-def _one_step_slope(theta: np.ndarray):
+def _one_step_slope(theta: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     def fn(t: np.ndarray) -> np.ndarray:
         g0, g1, h00, h01, h11 = (t[:, i] for i in range(5))
         det = h00 * h11 - h01 * h01
@@ -69,16 +78,8 @@ def add(
         won_longer = ((rows.y == 0) & (d > 0)) | ((rows.y == 1) & (d < 0))
         reg.add_rows((j, "prefer_longer_rate"), rows.cl[differ],
                      np.c_[rows.w[differ] * won_longer[differ], rows.w[differ]])
-    if votes is not None:
-        m = known & (np.abs(d) > threshold) & (votes[rows.item].sum(axis=1) > 0)
-        if m.any():
-            g = votes[rows.item[m]]
-            ga = np.where(rows.in_ref[m], g[:, 0], g[:, 1])
-            gb = np.where(rows.in_ref[m], g[:, 1], g[:, 0])
-            num = rows.w[m] * np.where(d[m] > 0, ga, gb)
-            den = rows.w[m] * (ga + gb)
-            if den.sum() > 0:
-                reg.add_rows((j, "details", "length", "gold_prefer_longer_rate"), rows.cl[m], np.c_[num, den])
+    if votes is not None and differ.any():
+        _add_excess(reg, rows, votes, differ, d, details)
     if decisive.sum() >= 3:
         dd = d[decisive]
         sd = float(dd.std())
@@ -94,6 +95,26 @@ def add(
             details["sd_chars"] = sd
             details["curve"] = _curve(dd, yy, w)
     return details
+
+
+def _add_excess(
+    reg: Registry, rows: Rows, votes: np.ndarray, differ: np.ndarray, d: np.ndarray, details: dict[str, Any]
+) -> None:
+    """The paired excess (judge − reference) on the judge's decisive, length-differing rows with decisive gold votes."""
+    g = votes[rows.item]
+    ga = np.where(rows.in_ref, g[:, 0], g[:, 1])  # gold votes for the response shown first
+    gb = np.where(rows.in_ref, g[:, 1], g[:, 0])
+    m = differ & (ga + gb > 0)
+    details["paired_rows"] = int(m.sum())
+    if not m.any():
+        return
+    w, dm = rows.w[m], d[m]
+    judge_longer = np.where(dm > 0, rows.y[m] == 0, rows.y[m] == 1).astype(float)
+    gold_longer = np.where(dm > 0, ga[m], gb[m]) / (ga[m] + gb[m])
+    cl, j = rows.cl[m], rows.name
+    reg.add_rows((j, "prefer_longer_excess"), cl, np.c_[w * (judge_longer - gold_longer), w])
+    reg.add_rows((j, "details", "length", "judge_rate_paired"), cl, np.c_[w * judge_longer, w])
+    reg.add_rows((j, "details", "length", "gold_prefer_longer_rate"), cl, np.c_[w * gold_longer, w])
 
 
 def _curve(d: np.ndarray, a_won: np.ndarray, w: np.ndarray) -> list[dict[str, float]]:

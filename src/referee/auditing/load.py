@@ -9,8 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from referee.errors import InputError
-from referee.schema import validate
+from referee.errors import DATAFRAME, InputError
 
 #: judges whose rows are gold labels when no separate gold table is given
 GOLD_JUDGES: tuple[str, ...] = ("gold", "human")
@@ -18,8 +17,8 @@ GOLD_JUDGES: tuple[str, ...] = ("gold", "human")
 Data = pd.DataFrame | str | Path | Iterable[str | Path]
 
 
-def describe(data: Any) -> list[str]:
-    """How an input is named in the report's meta."""
+def input_names(data: Any) -> list[str]:
+    """How an input (a DataFrame, a path or paths) is named in the report's meta."""
     if data is None:
         return []
     if isinstance(data, pd.DataFrame):
@@ -30,35 +29,17 @@ def describe(data: Any) -> list[str]:
 
 
 def load_comparisons(data: Data, what: str = "verdicts") -> pd.DataFrame:
-    """A validated comparisons table from a DataFrame, a path or paths (via :func:`referee.io.read`).
+    """A validated comparisons table from a DataFrame, a path or paths: :func:`referee.io.table`,
+    which validates a DataFrame exactly as a file's rows (errors name it ``<DataFrame>``, or
+    ``<gold DataFrame>`` for ``what="gold"``).
 
-    Rows the judge runner marks as not parsed (``parse_status`` other than ``ok``) and rows
-    with neither a ``winner`` nor a ``prob_a`` are dropped and counted in ``attrs["dropped"]``.
+    Rows the judge runner marks as not parsed (``parse_status`` other than ``ok``) are dropped
+    and counted in ``attrs["dropped"]``; ``attrs["mapped"]`` counts the label mappings applied
+    (MT-Bench's ``tie (inconsistent)`` → ``tie``).
     """
-    if isinstance(data, pd.DataFrame):
-        df = data
-        dropped: dict[str, int] = {}
-        if "parse_status" in df.columns:
-            bad = df["parse_status"].fillna("ok").astype(str) != "ok"
-            if bad.any():
-                dropped["unparsed_verdict"] = int(bad.sum())
-                df = df[~bad.to_numpy()]
-        if "winner" in df.columns:
-            missing = df["winner"].isna().to_numpy().copy()
-            if "prob_a" in df.columns:
-                missing &= df["prob_a"].isna().to_numpy()
-            if missing.any():
-                dropped["missing_verdict"] = int(missing.sum())
-                df = df[~missing]
-        if len(df) == 0:
-            raise InputError(f"no {what} left: every row was dropped ({dropped or 'empty table'})")
-        out = validate(df.reset_index(drop=True), source=f"<{what}>")
-        out.attrs = {"dropped": dropped}
-        return out
-    from referee.io import read
+    from referee.io import table
 
-    paths = [data] if isinstance(data, str | Path) else list(data)
-    return read(paths)
+    return table(data, source=DATAFRAME if what == "verdicts" else f"<{what} DataFrame>")
 
 
 def split_gold(df: pd.DataFrame, gold_judges: Sequence[str] = GOLD_JUDGES) -> tuple[pd.DataFrame, pd.DataFrame | None]:
@@ -105,10 +86,10 @@ def load_scores(data: Any) -> pd.DataFrame:
                          field="model")
     dropped: dict[str, int] = {}
     if "parse_status" in df.columns:
-        bad = df["parse_status"].fillna("ok").astype(str) != "ok"
-        if bad.any():
-            dropped["unparsed_score"] = int(bad.sum())
-            df = df[~bad.to_numpy()]
+        unparsed = (df["parse_status"].fillna("ok").astype(str) != "ok").to_numpy()
+        if unparsed.any():
+            dropped["unparsed_score"] = int(unparsed.sum())
+            df = df[~unparsed]
     score = pd.to_numeric(df["score"], errors="coerce")
     bad = score.isna().to_numpy() & df["score"].notna().to_numpy()
     if bad.any():
@@ -137,7 +118,8 @@ def _read_table(path: Path) -> pd.DataFrame:
     if src.kind == "parquet":
         import pyarrow.parquet as pq
 
-        return pq.read_table(src.arrow_input()).to_pandas()
+        frame: pd.DataFrame = pq.read_table(src.arrow_input()).to_pandas()
+        return frame
     if src.kind == "csv":
         import io
 

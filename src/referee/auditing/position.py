@@ -9,6 +9,9 @@
   winner in the reference frame, a tie matching a tie) — LLMBar's ``equal``, Auto-J's
   consistency.
 * ``flip_rate`` = share of pairs where both verdicts are decisive and name different winners.
+* ``details.position.mcnemar``: McNemar's exact test (McNemar 1947) on those flips: a flip is
+  either "the first-shown response won both times" (b) or "the second-shown won both times"
+  (c); without position bias b ~ Binomial(b + c, ½), p = two-sided exact binomial p-value.
 """
 
 from __future__ import annotations
@@ -19,6 +22,16 @@ import numpy as np
 
 from referee.auditing.bootstrap import Registry
 from referee.auditing.rows import Rows, both_orders
+
+
+def mcnemar(y1: np.ndarray, y2: np.ndarray) -> dict[str, Any]:
+    """Exact McNemar test of position flips from the shown-frame verdicts of each pair's two orders."""
+    from scipy.stats import binomtest
+
+    b = int(((y1 == 0) & (y2 == 0)).sum())  # first shown won in both orders: a flip towards position 1
+    c = int(((y1 == 1) & (y2 == 1)).sum())
+    p = float(binomtest(b, b + c, 0.5).pvalue) if b + c else 1.0
+    return {"first_shown_won_both": b, "second_shown_won_both": c, "p": p}
 
 
 def add(reg: Registry, rows: Rows) -> dict[str, Any]:
@@ -36,6 +49,7 @@ def add(reg: Registry, rows: Rows) -> dict[str, Any]:
         linked[rows.link[pairs.first]] = True
         basis = linked[rows.link]
         details["basis"] = "pairs judged in both orders"
+        details["mcnemar"] = mcnemar(rows.y[pairs.first], rows.y[pairs.second])
     else:
         basis = np.ones(rows.size, dtype=bool)
         details["basis"] = "all rows (no pair judged in both orders)"

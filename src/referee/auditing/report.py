@@ -4,7 +4,7 @@ The JSON form is a stable contract::
 
     {"judges": {NAME: {"n", "aligned", "accuracy", "accuracy_order1", "accuracy_order2",
                        "accuracy_both_orders", "position_consistency", "first_position_rate",
-                       "prefer_longer_rate", "length_slope", "kappa", "alpha",
+                       "prefer_longer_rate", "prefer_longer_excess", "length_slope", "kappa", "alpha",
                        "transitivity_violation_rate", "score_comparison_inconsistency",
                        "prob_order_inconsistency", "ece", "brier", "self_preference",
                        "flags": [...], "details": {...}}},
@@ -26,10 +26,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from referee.report.audit_text import SUMMARY, agreement_legend, describe, fmt_metric, scored_against_gold
+from referee.report.audit_text import fmt_metric
 from referee.report.output import Renderable, clean, emit
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 CONTRACT: tuple[str, ...] = (
     "n",
@@ -41,6 +44,7 @@ CONTRACT: tuple[str, ...] = (
     "position_consistency",
     "first_position_rate",
     "prefer_longer_rate",
+    "prefer_longer_excess",
     "length_slope",
     "kappa",
     "alpha",
@@ -66,15 +70,26 @@ class AuditReport(Renderable):
         """Every (judge, flag), judges in report order."""
         return [(j, f) for j, d in self.judges.items() for f in d.get("flags", [])]
 
+    @property
+    def standing_flags(self) -> list[tuple[str, dict[str, Any]]]:
+        """The flags that stand after Benjamini–Hochberg control over the report (q ≤ 1 − level)."""
+        return [(j, f) for j, f in self.flags if f.get("stands", True)]
+
+    @property
+    def failed_gate(self) -> bool:
+        """Does any judge break a ``fail_on`` rule (:mod:`referee.auditing.gates`)?"""
+        return bool((self.meta.get("gate") or {}).get("breaches"))
+
     def metric(self, judge: str, name: str) -> dict[str, Any] | None:
         """A metric of one judge: a contract name, or a dotted path under ``details``."""
         d = self.judges[judge]
         if name in d:
-            return d[name]
-        node: Any = d.get("details", {})
-        for part in name.removeprefix("details.").split("."):
-            node = node.get(part) if isinstance(node, dict) else None
-        return node
+            node: Any = d[name]
+        else:
+            node = d.get("details", {})
+            for part in name.removeprefix("details.").split("."):
+                node = node.get(part) if isinstance(node, dict) else None
+        return node if isinstance(node, dict) else None
 
     def to_dict(self) -> dict[str, Any]:
         judges = {}
@@ -85,16 +100,21 @@ class AuditReport(Renderable):
         return {"judges": judges, "meta": clean(self.meta), "agreement_matrix": clean(self.agreement_matrix)}
 
     def to_markdown(self, path: str | Path | None = None) -> str:
-        return emit(audit_markdown(self), path)
+        """Flags, the headline table, every metric per judge and the method
+        (:func:`referee.report.audit_markdown.audit_markdown`)."""
+        from referee.report.audit_markdown import audit_markdown
+
+        return emit(audit_markdown(self, CONTRACT[2:-1]), path)
 
     def to_html(self, path: str | Path | None = None) -> str:
+        """One self-contained page (:func:`referee.report.audit_html.audit_html`)."""
         from referee.report.audit_html import audit_html
 
         return emit(audit_html(self), path)
 
-    def print(self, console: Any = None) -> None:
-        """Rich terminal summary, flags on top."""
-        from referee.auditing.terminal import print_audit
+    def print(self, console: Console | None = None) -> None:
+        """Rich terminal summary, flags on top (:func:`referee.report.audit_terminal.print_audit`)."""
+        from referee.report.audit_terminal import print_audit
 
         print_audit(self, console)
 
@@ -105,45 +125,3 @@ class AuditReport(Renderable):
                          f"first-shown={fmt_metric(d.get('first_position_rate'))}")
         return "\n".join(lines)
 
-
-def audit_markdown(report: AuditReport) -> str:
-    """Flags, then one table of the headline metrics per judge, then the method."""
-    lines = ["# referee audit", ""]
-    flags = report.flags
-    lines.append("## Flags")
-    lines.append("")
-    if flags:
-        lines += [f"- **{j}**: {f['message']}" for j, f in flags]
-    else:
-        lines.append("No defect flagged: every interval overlaps its no-defect band.")
-    lines += ["", "## Metrics", ""]
-    head = ["judge", "n", "aligned", *[label for _, label in SUMMARY]]
-    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for j, d in report.judges.items():
-        row = [str(j), str(d["n"]), str(d["aligned"]), *[fmt_metric(report.metric(j, k)) for k, _ in SUMMARY]]
-        lines.append("| " + " | ".join(row) + " |")
-    if scored_against_gold(report):
-        lines += ["", agreement_legend(report.meta)]
-    lines += ["", "## All metrics", ""]
-    for j, d in report.judges.items():
-        lines.append(f"### {j}")
-        lines.append("")
-        for k in CONTRACT[2:-1]:
-            lines.append(f"- {k}: {fmt_metric(d.get(k))}")
-        det = d.get("details", {})
-        for k in ("agreement", "agreement_no_ties", "agreement_majority", "human_baseline", "flip_rate"):
-            if isinstance(det.get(k), dict):
-                lines.append(f"- {k}: {fmt_metric(det[k])}{_n(det[k])}")
-        lines.append("")
-    for note in report.meta.get("notes") or []:
-        lines.append(f"> note: {note}")
-    lines += ["", f"Method: {describe(report.meta)}", ""]
-    return "\n".join(lines)
-
-
-def _n(m: dict[str, Any]) -> str:
-    """' (n = 1,118)': the units behind a metric (verdict–vote pairs for agreement), '' when unknown."""
-    n = m.get("n")
-    if n is None:
-        return ""
-    return f" (n = {n:,.0f})" if float(n).is_integer() else f" (n = {n:,.1f})"

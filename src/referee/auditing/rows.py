@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -39,15 +40,13 @@ class Rows:
         return int(self.y.size)
 
     def subset(self, mask: np.ndarray) -> Rows:
-        return Rows(
-            self.name,
-            *(getattr(self, f)[mask] for f in ("y", "yr", "in_ref", "item", "cl", "w", "order", "link", "prob_a",
-                                               "len_a", "len_b", "model_a", "model_b")),
-            None if self.category is None else self.category[mask],
-            None if self.prompt_id is None else self.prompt_id[mask],
-            None if self.score_a is None else self.score_a[mask],
-            None if self.score_b is None else self.score_b[mask],
-        )
+        arrays: dict[str, Any] = {  # field -> the field's rows under the mask (None stays None)
+            f: getattr(self, f)[mask] for f in ("y", "yr", "in_ref", "item", "cl", "w", "order", "link", "prob_a",
+                                                "len_a", "len_b", "model_a", "model_b")}
+        for f in ("category", "prompt_id", "score_a", "score_b"):
+            value = getattr(self, f)
+            arrays[f] = None if value is None else value[mask]
+        return replace(self, **arrays)
 
 
 def lengths(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

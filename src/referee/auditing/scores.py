@@ -60,7 +60,8 @@ def _table_keys(table: pd.DataFrame, side: str) -> tuple[np.ndarray, np.ndarray]
 
 
 def _combine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return pd.util.hash_array(a) * np.uint64(0x9E3779B97F4A7C15) ^ b
+    result: np.ndarray = pd.util.hash_array(a) * np.uint64(0x9E3779B97F4A7C15) ^ b
+    return result
 
 
 def match_scorers(scorers: Sequence[str], judges: Sequence[str]) -> dict[str, str]:
@@ -72,7 +73,7 @@ def match_scorers(scorers: Sequence[str], judges: Sequence[str]) -> dict[str, st
     return out
 
 
-def attach(table: pd.DataFrame, scores: pd.DataFrame, gold_scorers: Sequence[str]) -> tuple[np.ndarray, np.ndarray, dict]:
+def attach(table: pd.DataFrame, scores: pd.DataFrame, gold_scorers: Sequence[str]) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Per verdict row, the scores of its two responses by the scorer matched to its judge (NaN if none)."""
     n = len(table)
     sa, sb = np.full(n, np.nan), np.full(n, np.nan)
@@ -181,12 +182,14 @@ def add_central(
 def _sd(t: np.ndarray) -> np.ndarray:
     n = t[:, 0]
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.sqrt(np.clip(t[:, 2] / n - (t[:, 1] / n) ** 2, 0, None))
+        result: np.ndarray = np.sqrt(np.clip(t[:, 2] / n - (t[:, 1] / n) ** 2, 0, None))
+        return result
 
 
 def _sd_ratio(t: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
-        return _sd(t[:, :3]) / _sd(t[:, [0, 3, 4]])
+        result: np.ndarray = _sd(t[:, :3]) / _sd(t[:, [0, 3, 4]])
+        return result
 
 
 def histogram(s: np.ndarray, scale: tuple[float, float], bins: int = 10) -> list[dict[str, float]]:

@@ -95,7 +95,8 @@ def add(reg: Registry, rows: Rows, others: list[Rows], gold: Rows | None, fam: F
 
     def diff(t: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
-            return t[:, 0] / t[:, 1] - t[:, 2] / t[:, 3]
+            result: np.ndarray = t[:, 0] / t[:, 1] - t[:, 2] / t[:, 3]
+            return result
 
     reg.add((j, "self_preference"), cols, diff, float(rows.w[one].sum()))
     reg.add((j, "details", "self_preference", "own_rate"), slice(cols.start, cols.start + 2),

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -87,8 +88,11 @@ def simulate_judges(
     return pd.concat(frames, ignore_index=True), gold
 
 
-def _frame(pid, a, b, winner, names, prompts, texts, cats) -> pd.DataFrame:
-    out = {
+def _frame(
+    pid: np.ndarray, a: np.ndarray, b: np.ndarray, winner: np.ndarray, names: np.ndarray, prompts: np.ndarray,
+    texts: np.ndarray | None, cats: np.ndarray,
+) -> pd.DataFrame:
+    out: dict[str, Any] = {
         "prompt_id": [f"p{p}" for p in pid],
         "prompt": prompts[pid],
         "model_a": names[a],

@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from referee.cli.base import AuditCommand, app, check_outputs, fail, progress_bar
+from referee.cli.base import AuditCommand, Command, app, check_outputs, fail, progress_bar
 from referee.errors import InputError
 
 
-@app.command(cls=AuditCommand)
+class AuditOrValidate(AuditCommand):
+    """``referee audit validate ...`` runs ``referee audit-validate ...``; any other FILE is audited
+    (a file literally named ``validate`` is given as ``./validate``)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        group: Any = getattr(ctx.parent, "command", None)
+        if args[:1] == ["validate"] and group is not None and hasattr(group, "get_command"):
+            sub = group.get_command(ctx.parent, "audit-validate")
+            if sub is not None:
+                with sub.make_context("referee audit validate", args[1:], parent=ctx.parent) as sub_ctx:
+                    sub.invoke(sub_ctx)
+                ctx.exit(0)
+        return super().parse_args(ctx, args)
+
+
+@app.command(cls=AuditOrValidate)
 def audit(
     files: Annotated[list[Path] | None, typer.Argument(metavar="FILE...", show_default=False, help="Judge verdicts (comparisons) or, with --kind reward-model, scores. Give them before --gold / --scores.")] = None,
     gold: Annotated[list[Path] | None, typer.Option("--gold", metavar="FILE...", help="Gold labels (comparisons tables): every file after --gold up to the next option (--gold a.jsonl b.jsonl, or --gold a.jsonl --gold b.jsonl).")] = None,
@@ -25,27 +40,23 @@ def audit(
     level: Annotated[float, typer.Option(metavar="LEVEL", help="Confidence level.")] = 0.95,
     length_margin: Annotated[float, typer.Option("--length-margin", metavar="CHARS", help="Length bias: lengths differ by > this many characters.")] = 30.0,
     length_fraction: Annotated[float | None, typer.Option("--length-fraction", metavar="SHARE", help="Length bias: instead, lengths differ by > this fraction of the longer one.")] = None,
+    fail_on_flags: Annotated[bool, typer.Option("--fail-on-flags", help="CI gate: exit 3 when any flag stands after Benjamini-Hochberg control.")] = False,
+    fail_on: Annotated[list[str] | None, typer.Option("--fail-on", metavar="METRIC>VALUE", help="CI gate: exit 3 when a judge's metric passes the limit, e.g. --fail-on 'ece>0.1' --fail-on 'accuracy<0.7' (repeatable).")] = None,
     output: Annotated[list[Path] | None, typer.Option("--output", "-o", metavar="FILE", help="Write .json/.md/.html (repeatable: -o a.json -o b.html); the folder must exist.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No terminal summary.")] = False,
 ) -> None:
-    """Audit LLM judges or reward models: accuracy, agreement, position/length/self bias, consistency, calibration."""
+    """Audit LLM judges or reward models: accuracy, agreement, position/length/self bias, consistency, calibration.
+
+    Exit codes: 0 audited (gates passed), 2 bad input, 3 a gate failed (--fail-on-flags, --fail-on).
+    `referee audit validate ...` runs `referee audit-validate ...`.
+    """
     from referee.auditing.api import audit as audit_fn
-    from referee.auditing.flags import parse_band
 
     check_outputs(*(output or []))
     if not files:
         fail(InputError("no verdict files: give them before --gold / --scores, which take every file that "
                          "follows them (referee audit VERDICTS... --gold GOLD...)", field="files"))
     try:
-        families = None
-        if family:
-            families = {}
-            for part in family.split(","):
-                name, sep, fam = part.partition("=")
-                if not sep or not name.strip() or not fam.strip():
-                    raise InputError(f"--family must look like judge=family,..., got {family!r}", field="family")
-                families[name.strip()] = fam.strip()
-        bands = dict(parse_band(b) for b in band or [])
         with progress_bar(quiet or rounds == 0, "bootstrap rounds") as progress:
             report = audit_fn(
                 [str(f) for f in files],
@@ -53,13 +64,14 @@ def audit(
                 kind=kind,
                 scores=[str(s) for s in scores] if scores else None,
                 tie_policy=tie_policy,
-                family=families,
-                band=bands,
+                family=family or None,
+                band=band or None,
                 rounds=rounds,
                 seed=seed,
                 level=level,
                 length_margin=length_margin,
                 length_fraction=length_fraction,
+                fail_on=fail_on or None,
                 progress=progress,
             )
         for out in output or []:
@@ -70,3 +82,35 @@ def audit(
         report.print()
     for out in output or []:
         typer.echo(f"wrote {out}", err=True)
+    failed = False
+    if fail_on_flags and report.standing_flags:
+        for j, f in report.standing_flags:
+            typer.echo(f"referee: gate: {j}: {f['message']} (q = {f['q']:.3g})", err=True)
+        failed = True
+    for b in report.meta["gate"]["breaches"]:
+        typer.echo(f"referee: gate: {b['judge']}: {b['rule']} (value {b['value']:.4g})", err=True)
+        failed = True
+    if failed:
+        raise typer.Exit(3)
+
+
+@app.command("audit-validate", cls=Command)
+def audit_validate(
+    n: Annotated[int, typer.Option("--n", metavar="PAIRS", help="Simulated pairs per audit (each judged in both orders).")] = 500,
+    effect: Annotated[float, typer.Option(metavar="SIZE", help="How far beyond each no-defect band's edge the planted bias lies.")] = 0.1,
+    seeds: Annotated[int, typer.Option(metavar="N", help="Simulated audits per judge.")] = 100,
+    rounds: Annotated[int, typer.Option(metavar="N", help="Bootstrap rounds per audit.")] = 200,
+    level: Annotated[float, typer.Option(metavar="LEVEL", help="Confidence level (and FDR level 1 - LEVEL).")] = 0.95,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Planted-bias validation: power of every audit flag and the false-flag rate of an unbiased judge."""
+    from referee.auditing.validate import validate
+
+    try:
+        with progress_bar(quiet, "simulated audits") as progress:
+            result = validate(n, effect, seeds=seeds, rounds=rounds, level=level, seed=seed, progress=progress)
+    except InputError as err:
+        fail(err)
+    typer.echo("\n".join(result.lines()))
+

@@ -4,16 +4,18 @@ output checks and progress bars."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from referee import __version__
-from referee.errors import InputError, source_name
+from referee.errors import Flag, InputError, source_name
 
 #: the input formats `--format` accepts (``referee.io.FORMATS``; kept here so that ``--help``
 #: does not import pandas — tests/test_frictions.py checks that the two agree)
@@ -60,7 +62,20 @@ class Tidy:
         return option
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, spread(args, self.GREEDY))  # type: ignore[misc]
+        rest: list[str] = super().parse_args(ctx, spread(args, self.GREEDY))  # type: ignore[misc]
+        return rest
+
+    def invoke(self, ctx: Any) -> Any:
+        """Run the command, known meanwhile as the running one (:func:`fail` spells its flags)."""
+        token = RUNNING.set(ctx)
+        try:
+            return super().invoke(ctx)  # type: ignore[misc]
+        finally:
+            RUNNING.reset(token)
+
+
+#: the click context of the command being run (innermost), for :func:`command_flags`
+RUNNING: ContextVar[Any] = ContextVar("referee_running_command", default=None)
 
 
 def spread(args: list[str], greedy: tuple[str, ...]) -> list[str]:
@@ -109,16 +124,123 @@ app = typer.Typer(
 )
 
 
-def fail(err: Exception) -> None:
-    typer.echo(f"referee: error: {err}", err=True)
+# -- commands as shells over library functions ------------------------------------------------------
+OUTPUT = "the command saves the returned result (the library returns it: .save(path) / referee.io.write)"
+QUIET = "terminal output only"
+
+
+@dataclass(frozen=True)
+class Shell:
+    """What a command is a thin shell over: its library function(s) (``"module:name"``), and how
+    its options and arguments map onto their parameters.
+
+    Every option is the parameter of the same name, except those in ``renamed`` (option →
+    parameter; ``"!soft"`` when the flag sets the parameter to False: ``--hard`` is
+    ``soft=False``) and in ``cli_only`` (option → why the library has no such parameter).
+    ``tests/test_shells.py`` checks this against the commands and the functions' signatures, and
+    :func:`fail` uses it to spell the parameters an error names as this command's flags.
+    """
+
+    functions: tuple[str, ...]
+    renamed: Mapping[str, str] = field(default_factory=dict)
+    cli_only: Mapping[str, str] = field(default_factory=dict)
+
+
+#: command (as typed after ``referee``) → the library it is a shell over
+SHELLS: dict[str, Shell] = {
+    "rank": Shell(
+        ("referee.ranking.api:rank", "referee.ranking.segments:rank_segments"),
+        renamed={"files": "data", "hard": "!soft"},
+        cli_only={"output": OUTPUT, "top": "rows shown in the terminal", "quiet": QUIET},
+    ),
+    "audit": Shell(("referee.auditing.api:audit",), renamed={"files": "verdicts"},
+                   cli_only={"output": OUTPUT, "quiet": QUIET,
+                             "fail_on_flags": "exit code 3 when the returned report's standing_flags is not empty"}),
+    "audit-validate": Shell(("referee.auditing.validate:validate",), cli_only={"quiet": QUIET}),
+    "judge": Shell(
+        ("referee.judging.run:judge", "referee.judging.run:JudgeSpec"),
+        renamed={
+            "extra_outputs": "outputs", "judge_url": "url", "judge_model": "model", "judge_key_env": "key_env",
+            "judge_name": "name", "judge_local": "local", "max_tokens_budget": "max_tokens",
+            "single_order": "!both_orders", "no_cache": "!cache",
+        },
+        cli_only={
+            "judge_config": "read with JudgeSpec.from_config(FILE) into judge_spec",
+            "do_rank": "the command ranks the verdicts with referee.rank",
+            "list_templates": "referee.judging.templates.available()",
+            "quiet": QUIET,
+        },
+    ),
+    "demo": Shell(("referee.demo:demo", "referee.demo:demo_simulated"), renamed={"prompts": "n_prompts"},
+                  cli_only={"simulated": "runs referee.demo.demo_simulated instead of referee.demo.demo"}),
+    "train-rm": Shell(("referee.scoring.rm:train_rm",), renamed={"output": "out"}, cli_only={"quiet": QUIET}),
+    "score": Shell(("referee.scoring.api:score",), renamed={"ray_num_cpus": "num_cpus", "ray_num_gpus": "num_gpus"},
+                   cli_only={"output": OUTPUT, "quiet": QUIET}),
+    "best-of-n": Shell(("referee.scoring.bestofn:best_of_n",), cli_only={"output": OUTPUT, "quiet": QUIET}),
+    "export-pairs": Shell(
+        ("referee.scoring.export:export_pairs",),
+        renamed={"keep_ties": "!drop_ties"},
+        cli_only={"format": "the command reads the files with referee.read(format=...)", "output": OUTPUT,
+                  "quiet": QUIET},
+    ),
+    "plan simulate": Shell(("referee.planning:simulate",), cli_only={"output": OUTPUT, "quiet": QUIET}),
+    "plan next": Shell(("referee.planning:next_pairs",), renamed={"single_order": "calls_per_comparison"},
+                       cli_only={"output": OUTPUT}),
+    "arena serve": Shell(("referee.arena:serve",), renamed={"extra_outputs": "outputs"}),
+    "arena invite": Shell(("referee.arena:invite",), cli_only={"url": "the command prints a login link"}),
+    "arena export": Shell(("referee.arena:export",)),
+}
+
+
+def command_name(ctx: Any) -> str:
+    """The command as typed after ``referee`` (``rank``, ``arena serve``)."""
+    names: list[str] = []
+    while ctx.parent is not None:
+        names.append(ctx.info_name or "")
+        ctx = ctx.parent
+    return " ".join(reversed(names))
+
+
+def command_flags(ctx: Any = None) -> dict[str, Flag]:
+    """Library parameter → how the running command spells it (its :data:`SHELLS` entry and
+    its click options: the longest ``--`` name; a ``!``-renamed flag turns its parameter off).
+    Positional arguments have no flag (``Flag(None)``: an error about them needs no location)."""
+    ctx = ctx or RUNNING.get()
+    if ctx is None:
+        return {}
+    shell = SHELLS.get(command_name(ctx), Shell(()))
+    out: dict[str, Flag] = {}
+    for param in ctx.command.params:
+        if param.name is None:
+            continue
+        if param.param_type_name != "option":
+            out[param.name] = out[shell.renamed.get(param.name, param.name)] = Flag(None)
+            continue
+        longest = max((o for o in param.opts if o.startswith("--")), key=len, default=None)
+        off = max((o for o in param.secondary_opts if o.startswith("--")), key=len, default=None)
+        target = shell.renamed.get(param.name, param.name)
+        name, flag = (target[1:], Flag(off, longest)) if target.startswith("!") else (target, Flag(longest, off))
+        known = out.get(name, Flag(None))  # e.g. --cache FILE and --no-cache both set cache
+        out[name] = Flag(known.on or flag.on, known.off or flag.off)
+    return out
+
+
+def fail(err: Exception) -> NoReturn:
+    """Exit 2 with one line ``referee: error: …``; an :class:`InputError` speaks of the running
+    command's flags where the library's message names its parameters."""
+    text = err.render(command_flags()) if isinstance(err, InputError) else str(err)
+    typer.echo(f"referee: error: {text}", err=True)
     raise typer.Exit(code=2)
 
 
-#: fields of ``rank`` errors that name a value typed on the command line, not the data read
-def located(err: InputError, files: list[str], options: frozenset[str] = frozenset()) -> InputError:
+def located(err: InputError, files: list[str], options: frozenset[str] | None = None) -> InputError:
     """``err`` located at the input ``files`` (e.g. a ``--by``/``--where``/``--cluster``/``--style`` column
-    missing from them), unless it already names a file or is about one of ``options``."""
-    return err if err.field in options else err.located(path=source_name(files))
+    missing from them), unless it already names a file or is about a parameter: one its message
+    names, or one of ``options`` (default: the running command's options)."""
+    params = set(command_flags()) if options is None else set(options)
+    if err.field in params or err.field in err.parameters:
+        return err
+    return err.located(path=source_name(files))
 
 
 def check_outputs(*paths: Path | None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -10,10 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from referee.cli.base import FORMAT_HELP, Command, app, check_outputs, fail, located, progress_bar
-from referee.errors import InputError
-
-RANK_OPTIONS = frozenset({"model", "ties", "graded", "ci", "rounds", "level", "lc", "lc_rounds", "lc_difficulty",
-                          "anchor", "where", "style_unit", "lc_length"})
+from referee.errors import InputError, NameWarning
 
 
 @app.command(cls=Command)
@@ -52,24 +50,31 @@ def rank(
     merge_case: Annotated[bool, typer.Option("--merge-case", help="Merge model names that differ only by case.")] = False,
     by: Annotated[str | None, typer.Option("--by", metavar="COLUMN", help="Also one leaderboard per value of this column (category, language, turn, judge, voter…), a models × segments table and a test of whether strengths differ.")] = None,
     where: Annotated[list[str] | None, typer.Option("--where", metavar="COLUMN=VALUE", help="Keep only rows with COLUMN=VALUE (repeatable; all must hold).")] = None,
+    ray: Annotated[str | None, typer.Option("--ray", metavar="ADDRESS", help="Aggregate on a Ray cluster (auto, HOST:PORT or ray://…; needs referee[ray]), one task per file; the fit runs here.")] = None,
 ) -> None:
     """Rank models from pairwise comparisons: Bradley–Terry ratings with CIs and rank intervals."""
     from referee.ranking.api import rank as rank_fn
 
-    if baseline is None and lc:
-        fail(InputError("--lc needs --baseline MODEL", field="lc"))
     check_outputs(*(output or []))
     try:
         data: object = [str(f) for f in files]
         rank_call: Callable[..., Any] = rank_fn
+        names_warned = False
         if by is not None or where:
             from referee.ranking.segments import rank_segments, select_rows
 
+            if ray is not None:
+                raise InputError("`ray` cannot run with `by` or `where`: segments and filters are chosen on rows; "
+                                 "rank without `ray`", field="ray")
+
             if by is None:
                 data = select_rows(data, where, format=format)  # --where alone: rank the selected rows
+                names_warned = True  # when the rows were read
             else:
                 rank_call = partial(rank_segments, by=by, where=where)
-        with progress_bar(quiet or ci != "bootstrap", "bootstrap rounds") as progress:
+        with progress_bar(quiet or ci != "bootstrap", "bootstrap rounds") as progress, warnings.catch_warnings():
+            if names_warned:
+                warnings.simplefilter("ignore", NameWarning)
             board = rank_call(
                 data,
                 format=format,
@@ -95,11 +100,12 @@ def rank(
                 elo_shuffles=elo_shuffles,
                 progress=progress,
                 merge_case=merge_case,
+                ray=ray,
             )
         for out in output or []:
             board.save(out)
     except InputError as err:
-        fail(located(err, [str(f) for f in files], RANK_OPTIONS))
+        fail(located(err, [str(f) for f in files]))  # about the data read, unless about an option
     if not quiet and by is not None:
         board.print(top=top or None)
     elif not quiet:

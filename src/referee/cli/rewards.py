@@ -45,13 +45,20 @@ def train_rm(
 
 @app.command(cls=Command)
 def score(
-    outputs: Annotated[list[Path], typer.Argument(metavar="FILE...", help="Model outputs (the formats of `referee judge --outputs`).")],
+    outputs: Annotated[list[Path], typer.Argument(metavar="FILE...", help="Model outputs (the formats of `referee judge --outputs`) or preference pairs (TRL prompt/chosen/rejected, HH-RLHF): both responses of every pair are scored.")],
     scorer: Annotated[str, typer.Option(metavar="SPEC", help="length | length:tokens | rm:DIR | hf:PATH | dpo:POLICY,REF")] = "length",
     output: Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE", help="Write the scores table (.jsonl/.csv/.parquet); the folder must exist.")] = None,
     questions: Annotated[Path | None, typer.Option(metavar="FILE", help="FastChat question file (prompt texts).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or notes.")] = False,
+    ray: Annotated[str | None, typer.Option("--ray", metavar="ADDRESS", help="Score on a Ray cluster (auto, HOST:PORT or ray://…; needs referee[ray]): one task per file; parts kept in OUTPUT.parts (or scores.parts) so a rerun skips finished files.")] = None,
+    replicas: Annotated[int, typer.Option(metavar="N", help="With --ray: scorer replicas (Ray actors).")] = 1,
+    ray_num_cpus: Annotated[float, typer.Option("--ray-num-cpus", metavar="N", help="With --ray: CPUs per replica.")] = 1.0,
+    ray_num_gpus: Annotated[float, typer.Option("--ray-num-gpus", metavar="N", help="With --ray: GPUs per replica.")] = 0.0,
 ) -> None:
-    """Score responses with a reward model: the scores table (prompt_id, model, response, scorer, score)."""
+    """Score responses with a reward model: the scores table (prompt_id, model, response, scorer, score).
+
+    Of preference pairs, both responses of every pair are scored (model = chosen / rejected), so `referee audit SCORES --kind reward-model --gold PAIRS` measures the model's accuracy on them.
+    """
     import warnings
 
     from referee.io.write import write
@@ -61,7 +68,9 @@ def score(
     try:
         with progress_bar(quiet, "scoring") as progress, warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # truncations: printed as notes below
-            table = score_fn([str(o) for o in outputs], scorer, questions=questions, progress=progress)
+            table = score_fn([str(o) for o in outputs], scorer, questions=questions, progress=progress, ray=ray,
+                             parts_dir=None if output is None else f"{output}.parts", replicas=replicas,
+                             num_cpus=ray_num_cpus, num_gpus=ray_num_gpus)
     except InputError as err:
         fail(err)
     if output is not None:
@@ -101,12 +110,20 @@ def best_of_n(
             typer.echo(f"wrote {len(picked)} picks to {output}", err=True)
 
 
-@app.command("export-pairs", cls=Command)
+class ExportCommand(Command):
+    """``--outputs a.json b.json`` takes every file up to the next option (a shell glob's expansion)."""
+
+    GREEDY = ("--outputs",)
+
+
+@app.command("export-pairs", cls=ExportCommand)
 def export_pairs(
-    comparisons: Annotated[list[Path], typer.Argument(metavar="FILE...", help="Comparisons: judge verdicts or any file `referee rank` reads.")],
+    comparisons: Annotated[list[Path], typer.Argument(metavar="FILE...", help="Comparisons: judge verdicts (per order, or reconciled) or any file `referee rank` reads. Give them before --outputs.")],
     output: Annotated[Path, typer.Option("--output", "-o", metavar="FILE", help="Preference pairs in TRL's format (prompt, chosen, rejected); the folder must exist.")],
     keep_ties: Annotated[bool, typer.Option("--keep-ties", help="Keep ties (chosen = response_a, with a tie column).")] = False,
     min_margin: Annotated[float | None, typer.Option(metavar="MARGIN", help="Keep pairs with |2·prob_a − 1| at least this (0–1).")] = None,
+    outputs: Annotated[list[Path] | None, typer.Option("--outputs", metavar="FILE...", help="Model outputs that were judged (the formats of `referee judge --outputs`): the texts of comparisons that lack them, joined by prompt_id and model. Without it, a reconciled file (NAME.reconciled.jsonl) takes its texts from the per-order verdicts file beside it (NAME.jsonl).")] = None,
+    questions: Annotated[Path | None, typer.Option(metavar="FILE", help="FastChat question file (prompt texts of --outputs).")] = None,
     format: Annotated[str | None, typer.Option("--format", "-f", metavar="FORMAT", help=FORMAT_HELP)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary.")] = False,
 ) -> None:
@@ -120,9 +137,10 @@ def export_pairs(
     try:
         files = [str(c) for c in comparisons]
         try:
-            pairs = export_fn(read(files, format=format), drop_ties=not keep_ties, min_margin=min_margin)
+            pairs = export_fn(read(files, format=format), drop_ties=not keep_ties, min_margin=min_margin,
+                              outputs=None if not outputs else [str(o) for o in outputs], questions=questions)
         except InputError as err:  # about the table read from `files` unless it names the option
-            raise located(err, files, frozenset({"min_margin"})) from None
+            raise located(err, files, frozenset({"min_margin", "outputs", "questions"})) from None
         if pairs.empty:
             raise InputError("no preference pair left to write (" + summary(pairs) + ")", field="comparisons")
         write(pairs, output)

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from referee.errors import InputError
+from referee.errors import DATAFRAME, InputError
 from referee.io import _arrow as fa
 from referee.io import (
     alpaca_eval,
@@ -41,10 +41,11 @@ from referee.io.source import Parsed, Source, expand_paths, relocate
 from referee.io.write import write
 from referee.schema import REQUIRED, validate
 
-__all__ = ["FORMATS", "detect", "read", "write"]
+__all__ = ["FORMATS", "detect", "read", "table", "write"]
 
-#: columns ``read(columns=...)`` always keeps: they decide what a row means
-ROW_COLUMNS = frozenset(REQUIRED) | {"prob_a", "strength", "weight"}
+#: columns ``read(columns=...)`` always keeps: they decide what a row means (``parse_status``:
+#: whether it holds a verdict at all)
+ROW_COLUMNS = frozenset(REQUIRED) | {"prob_a", "strength", "weight", "parse_status"}
 
 READERS: dict[str, Callable[..., Parsed]] = {
     "arena": arena.read,
@@ -89,12 +90,12 @@ def read(
     sorted code space), which is how ``referee rank`` reads millions of rows without hashing
     their strings again.  ``columns`` keeps only those columns besides the ones that decide
     what a row means (:data:`ROW_COLUMNS`: models, winner, ``prob_a``, ``strength``,
-    ``weight``); a Parquet file then reads nothing else, and other columns are not
+    ``weight``, ``parse_status``); a Parquet file then reads nothing else, and other columns are not
     validated.
     Raises :class:`~referee.errors.InputError` naming file, line and field on bad input.
     """
     if format is not None and format not in FORMATS:
-        raise InputError(f"unknown format {format!r}; expected one of {', '.join(FORMATS)}", field="format")
+        raise InputError(f"unknown format {format!r}: `format` must be one of {', '.join(FORMATS)}", field="format")
     frames: list[pd.DataFrame] = []
     dropped: Counter[str] = Counter()
     mapped: Counter[str] = Counter()
@@ -123,6 +124,71 @@ def read(
     return out
 
 
+def table(
+    data: pd.DataFrame | str | Path | Iterable[str | Path],
+    format: str | None = None,
+    *,
+    baseline: str | None = None,
+    merge_case: bool = False,
+    categories: bool = False,
+    columns: Iterable[str] | None = None,
+    source: str = DATAFRAME,
+) -> pd.DataFrame:
+    """The validated comparisons table of ``data``: a pandas DataFrame, a path, or paths.
+
+    Paths (files, directories, globs) are read with :func:`read` and the keyword arguments.
+    A DataFrame is validated exactly as the rows of a file are: the same schema checks
+    (required columns, winner labels, numbers, ``prob_a`` in [0, 1], …) with the same
+    messages, ``source`` (``<DataFrame>``) standing for the file name and the 1-based row
+    number for the line; rows the judge runner marks as not parsed (``parse_status``) dropped
+    and counted in ``attrs["dropped"]``; model names NFC-normalised and stripped, case variants
+    warned about (merged with ``merge_case``); ``columns`` and ``categories`` as for files.
+    The DataFrame itself is not modified.  ``attrs`` are those of :func:`read` (``dropped``,
+    ``mapped``, ``formats``; ``name_variants``), with the counts a DataFrame already carries
+    (a table read earlier) kept.  ``format`` and ``baseline`` concern files only.
+    """
+    if not isinstance(data, pd.DataFrame):
+        return read(data, format=format, baseline=baseline, merge_case=merge_case, categories=categories,
+                    columns=columns)
+    if format is not None and format not in FORMATS:
+        raise InputError(f"unknown format {format!r}: `format` must be one of {', '.join(FORMATS)}", field="format")
+    carried = dict(data.attrs)
+    frame = data.copy(deep=False)
+    frame.attrs = {}
+    if "_line" in frame.columns:  # a column of the user's, not a reader's line numbers
+        frame = frame.drop(columns="_line")
+    frame = frame.reset_index(drop=True)
+    frame["_line"] = np.arange(1, len(frame) + 1)  # errors name the row, as a file's name its line
+    parsed = Parsed(frame)
+    keep = None if columns is None else ROW_COLUMNS | {str(c) for c in columns}
+    df = _validated(parsed, source, {"merge_case": merge_case, "check_names": True}, keep)
+    df = labels_as_categories(df) if categories else labels_as_text(df)
+    dropped: Counter[str] = Counter(carried.get("dropped") or {})
+    dropped.update(parsed.dropped)
+    variants = df.attrs.get("name_variants")
+    df.attrs = {
+        "dropped": dict(dropped),
+        "mapped": dict(carried.get("mapped") or {}),
+        "formats": dict(carried.get("formats") or {source: "table"}),
+    }
+    if variants:
+        df.attrs["name_variants"] = variants
+    return df
+
+
+def mapping_notes(mapped: dict[str, int] | None) -> list[str]:
+    """One note per label mapping a reader applied (``attrs["mapped"]``, ``"FROM -> TO"`` → rows),
+    e.g. ``196 verdicts labelled 'tie (inconsistent)' are counted as 'tie'`` for MT-Bench's GPT-4
+    pair judgments, so that a leaderboard or an audit says what it counted."""
+    notes = []
+    for mapping, n in (mapped or {}).items():
+        source, arrow, target = mapping.partition(" -> ")
+        verb = "are" if n != 1 else "is"
+        what = f"labelled {source!r} {verb} counted as {target!r}" if arrow else f"mapped ({mapping})"
+        notes.append(f"{n:,} verdict{'s' if n != 1 else ''} {what}")
+    return notes
+
+
 def labels_as_categories(df: pd.DataFrame) -> pd.DataFrame:
     """``model_a``/``model_b`` as Categoricals over one sorted list of names (both columns
     share it) and ``winner`` over the sorted labels present, whichever reader made the table
@@ -143,8 +209,8 @@ def labels_as_categories(df: pd.DataFrame) -> pd.DataFrame:
         (ca, ua), (cb, ub) = pd.factorize(a), pd.factorize(b)
         names = list(dict.fromkeys([*map(str, ua), *map(str, ub)]))
         pos = {n: i for i, n in enumerate(names)}
-        codes = [np.array([pos[str(u)] for u in uniq] + [-1], dtype=np.int64)[c] for c, uniq in ((ca, ua), (cb, ub))]
-        df["model_a"], df["model_b"] = fa.sorted_categoricals(codes, names)
+        sides = [np.array([pos[str(u)] for u in uniq] + [-1], dtype=np.int64)[c] for c, uniq in ((ca, ua), (cb, ub))]
+        df["model_a"], df["model_b"] = fa.sorted_categoricals(sides, names)
     w = df["winner"]
     if not (isinstance(w.dtype, pd.CategoricalDtype) and w.cat.categories.is_monotonic_increasing):
         codes, uniq = pd.factorize(w)
@@ -188,20 +254,21 @@ def _read_one(
     try:
         parsed = reader(src, **opts)
         try:
-            return _validated(parsed, src, names, opts.get("keep")), parsed
+            return _validated(parsed, src.name, names, opts.get("keep")), parsed
         except InputError:
             if parsed.exact:
                 raise
         parsed = reader(src, fast=False, **opts)
-        return _validated(parsed, src, names, opts.get("keep")), parsed
+        return _validated(parsed, src.name, names, opts.get("keep")), parsed
     except InputError as err:
         raise relocate(err, src) from None
 
 
 def _validated(
-    parsed: Parsed, src: Source, names: dict[str, bool] | None = None, keep: frozenset[str] | None = None
+    parsed: Parsed, source: str, names: dict[str, bool] | None = None, keep: frozenset[str] | None = None
 ) -> pd.DataFrame:
-    """Validate one file's frame and drop the internal ``_line`` column.
+    """Validate one file's frame (or a DataFrame's, ``source`` naming it) and drop the internal
+    ``_line`` column.
 
     Judge output carries ``parse_status``: rows that are not ``ok`` (an unparsed
     verdict, a failed call) have no winner; they are dropped here and counted.
@@ -220,16 +287,16 @@ def _validated(
             parsed.frame = frame
     if len(frame) == 0 and parsed.dropped:
         reasons = "; ".join(f"{n} {why}" for why, n in parsed.dropped.items())
-        raise InputError(f"no comparisons left: every record was dropped ({reasons})", path=src.name)
+        raise InputError(f"no comparisons left: every record was dropped ({reasons})", path=source)
     present = [str(c) for c in frame.columns if c != "_line"]
     for col in REQUIRED:
         if col not in frame.columns and not (col == "winner" and "prob_a" in frame.columns):
             raise InputError(
                 f"missing required column; columns present: {', '.join(present[:20]) or 'none'}",
-                path=src.name,
+                path=source,
                 field=col,
             )
-    df = validate(frame, source=src.name, **(names or {}))
+    df = validate(frame, source=source, **(names or {}))
     if "_line" in df.columns:
         df = df.drop(columns="_line")
     return df.reset_index(drop=True)

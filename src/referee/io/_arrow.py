@@ -95,12 +95,12 @@ def from_records(records: list[tuple[int, dict[str, Any]]], keys: frozenset[str]
 
 def is_text(t: pa.DataType) -> bool:
     """Any arrow string type."""
-    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t))
 
 
 def is_number(t: pa.DataType) -> bool:
     """Integer or floating point (not boolean)."""
-    return pa.types.is_integer(t) or pa.types.is_floating(t)
+    return bool(pa.types.is_integer(t) or pa.types.is_floating(t))
 
 
 def valid_utf8(col: pa.ChunkedArray) -> None:
@@ -140,7 +140,7 @@ def categories(cols: Sequence[pa.ChunkedArray]) -> list[pd.Categorical]:
     for col in cols:
         if not is_label_type(col.type):
             raise Fallback(f"type {col.type}")
-        parts = []
+        parts: list[tuple[pa.Array | None, list[Any]]] = []
         for chunk in col.chunks:
             if pa.types.is_null(chunk.type):
                 parts.append((None, []))
@@ -157,7 +157,7 @@ def categories(cols: Sequence[pa.ChunkedArray]) -> list[pd.Categorical]:
         chunks.append(parts)
     names = sorted(present)
     pos = {v: i for i, v in enumerate(names)}
-    small = next(t for t in (np.int8, np.int16, np.int32, np.int64) if len(names) < np.iinfo(t).max)
+    small: type[np.signedinteger[Any]] = next(t for t in (np.int8, np.int16, np.int32, np.int64) if len(names) < np.iinfo(t).max)
     index = pd.Index(names, dtype=object)
     out = []
     for col, parts in zip(cols, chunks, strict=True):
@@ -185,7 +185,7 @@ def sorted_categoricals(codes: Sequence[np.ndarray], names: list[str]) -> list[p
     remap[order] = np.arange(len(names))
     remap[-1] = -1
     index = pd.Index([names[i] for i in order], dtype=object)
-    small = next(t for t in (np.int8, np.int16, np.int32, np.int64) if len(names) < np.iinfo(t).max)
+    small: type[np.signedinteger[Any]] = next(t for t in (np.int8, np.int16, np.int32, np.int64) if len(names) < np.iinfo(t).max)
     return [
         pd.Categorical.from_codes(remap[c].astype(small), categories=index, validate=False) for c in codes
     ]
@@ -272,14 +272,16 @@ def categorical_text(cat: pd.Categorical) -> pd.Series:
     """A Categorical of strings as a string column (decoded by arrow: no Python string per row)."""
     codes = np.asarray(cat.codes)
     values = pa.array(np.asarray(cat.categories, dtype=object), type=pa.string())
-    return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), values).cast(pa.string()).to_pandas()
+    text: pd.Series = pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), values).cast(pa.string()).to_pandas()
+    return text
 
 
 def to_series(col: pa.ChunkedArray | pa.Array | pd.Categorical) -> pd.Series:
     """pandas view of an arrow column (strings stay arrow-backed; Categoricals as they are)."""
     if isinstance(col, pd.Categorical):
         return pd.Series(col, copy=False)
-    return col.to_pandas()
+    series: pd.Series = col.to_pandas()  # pyarrow: no stubs
+    return series
 
 
 def chat(col: pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from referee.io.fields import Fields, describe
+from referee.io.fields import Fields, type_and_value
 from referee.io.source import Parsed, Source
 from referee.schema import winner_from_prob
 
@@ -75,14 +75,14 @@ def _prob_a(f: Fields) -> float | None:
         try:
             pref = float(value.strip())
         except ValueError:
-            f.error(f"preference must be a number, got {describe(value)}", "preference")
+            f.error(f"preference must be a number, got {type_and_value(value)}", "preference")
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         try:
             pref = float(value)
         except OverflowError:
             pref = math.inf
     else:
-        f.error(f"wrong type: preference must be a number, got {describe(value)}", "preference")
+        f.error(f"wrong type: preference must be a number, got {type_and_value(value)}", "preference")
     if math.isnan(pref):
         return None
     if pref == 0:

@@ -22,9 +22,9 @@ from referee.errors import InputError
 from referee.io import _arrow as fa
 from referee.io.fields import Fields
 from referee.io.source import Parsed, Source
-from referee.schema import WINNERS
+from referee.schema import TIE_BOTHBAD, WINNERS
 
-SYNONYMS = {"both_bad": "tie (bothbad)"}
+SYNONYMS = {"both_bad": TIE_BOTHBAD}
 #: the keys this reader uses
 KEYS = frozenset(
     {"model_a", "model_b", "winner", "judge", "question_id", "tstamp", "turn", "anony", "language", "category"}

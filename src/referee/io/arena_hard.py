@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from referee.io.fields import Fields, describe
+from referee.io.fields import Fields, type_and_value
 from referee.io.source import Parsed, Source
 
 UNPARSED = "unparsed_verdict"  # score is null
@@ -56,7 +56,7 @@ def read(src: Source, baseline: str | None = None, **_: Any) -> Parsed:
         judge = f.ident("judge", required=False)
         games = f.raw("games")
         if not isinstance(games, list) or not 1 <= len(games) <= 2:
-            f.error(f"expected a list of 1 or 2 games, got {describe(games)}", "games")
+            f.error(f"expected a list of 1 or 2 games, got {type_and_value(games)}", "games")
         common = {
             "_line": line,
             "prompt_id": qid,
@@ -101,7 +101,7 @@ def _verdict(f: Fields, game: Any, dropped: dict[str, int]) -> tuple[str, int] |
         dropped[MISSING_GAME] += 1
         return None
     if not isinstance(game, dict):
-        f.error(f"wrong type: a game must be an object with a 'score', got {describe(game)}", "games")
+        f.error(f"wrong type: a game must be an object with a 'score', got {type_and_value(game)}", "games")
     score = game.get("score")
     if score is None:
         dropped[UNPARSED] += 1

@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from referee.errors import InputError
-from referee.io.fields import Fields, describe
+from referee.io.fields import Fields, type_and_value
 from referee.io.gold import GOLD, companion, text_id
 from referee.io.source import Parsed, Source, inner_suffix
 
@@ -91,6 +91,7 @@ def read(src: Source, **_: Any) -> Parsed:
 def _items(f: Fields, test_stem: str, n: int) -> dict[str, Any]:
     prompt = f.text("prompt")
     scenario = f.text("scenario")
+    assert prompt is not None and scenario is not None  # required fields: Fields.text raised InputError otherwise
     return {
         "prompt": prompt,
         "prompt_id": text_id(prompt),
@@ -115,7 +116,7 @@ def _label(f: Fields, key: str) -> str:
         value = int(value.strip())
     if isinstance(value, int) and not isinstance(value, bool) and value in LABELS:
         return LABELS[value]
-    f.error(f"unknown label {describe(value)}; expected 0 (first response better), 1 (second) or 2 (tie)", key)
+    f.error(f"unknown label {type_and_value(value)}; expected 0 (first response better), 1 (second) or 2 (tie)", key)
 
 
 def _outputs(src: Source) -> Parsed:

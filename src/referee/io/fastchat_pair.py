@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from referee.io.fields import Fields, describe
+from referee.io.fields import Fields, type_and_value
 from referee.io.source import Parsed, Source
 
 UNPARSED = "unparsed_verdict"  # FastChat's "error"
@@ -53,6 +53,7 @@ def read(src: Source, **_: Any) -> Parsed:
         }
         for game, (shown_a, shown_b) in ((1, (m1, m2)), (2, (m2, m1))):
             label = f.text(f"g{game}_winner")
+            assert label is not None  # required fields: Fields.text raised InputError otherwise
             if label == "error":
                 dropped += 1
                 continue
@@ -75,4 +76,4 @@ def _judge(f: Fields) -> str | None:
         return value[0]
     if value is None or isinstance(value, str):
         return value
-    f.error(f"wrong type: expected [model, prompt] or a string, got {describe(value)}", "judge")
+    f.error(f"wrong type: expected [model, prompt] or a string, got {type_and_value(value)}", "judge")

@@ -8,7 +8,7 @@ from typing import Any, NoReturn
 from referee.errors import InputError
 
 
-def describe(value: Any) -> str:
+def type_and_value(value: Any) -> str:
     """A short ``type value`` description for error messages."""
     text = repr(value)
     if len(text) > 40:
@@ -40,7 +40,7 @@ class Fields:
         """A string field (never coerced from another type)."""
         value = self.raw(key, required)
         if value is not None and not isinstance(value, str):
-            self.error(f"wrong type: expected a string, got {describe(value)}", key)
+            self.error(f"wrong type: expected a string, got {type_and_value(value)}", key)
         return value
 
     def ident(self, key: str, required: bool = True) -> str | None:
@@ -52,7 +52,7 @@ class Fields:
             return str(value)
         if isinstance(value, float) and value.is_integer():
             return str(int(value))
-        self.error(f"wrong type: expected a string or integer id, got {describe(value)}", key)
+        self.error(f"wrong type: expected a string or integer id, got {type_and_value(value)}", key)
 
     def number(self, key: str, required: bool = True) -> float | None:
         """A JSON number (not a boolean, not a string)."""
@@ -60,11 +60,11 @@ class Fields:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            self.error(f"wrong type: expected a number, got {describe(value)}", key)
+            self.error(f"wrong type: expected a number, got {type_and_value(value)}", key)
         try:
             return float(value)
         except OverflowError:
-            self.error(f"number out of range: {describe(value)}", key)
+            self.error(f"number out of range: {type_and_value(value)}", key)
 
     def integer(self, key: str, required: bool = True) -> int | None:
         """An integer (an integral float such as ``2.0`` is accepted)."""
@@ -72,13 +72,13 @@ class Fields:
         if value is None:
             return None
         if not math.isfinite(value) or not value.is_integer():
-            self.error(f"wrong type: expected an integer, got {describe(self.rec[key])}", key)
+            self.error(f"wrong type: expected an integer, got {type_and_value(self.rec[key])}", key)
         return int(value)
 
     def boolean(self, key: str, required: bool = True) -> bool | None:
         value = self.raw(key, required)
         if value is not None and not isinstance(value, bool):
-            self.error(f"wrong type: expected true/false, got {describe(value)}", key)
+            self.error(f"wrong type: expected true/false, got {type_and_value(value)}", key)
         return value
 
     def messages(self, key: str, role: str, required: bool = True) -> list[str] | None:
@@ -87,11 +87,11 @@ class Fields:
         if conv is None:
             return None
         if not isinstance(conv, list):
-            self.error(f"wrong type: expected a list of {{role, content}} messages, got {describe(conv)}", key)
+            self.error(f"wrong type: expected a list of {{role, content}} messages, got {type_and_value(conv)}", key)
         out = []
         for msg in conv:
             if not isinstance(msg, dict) or not isinstance(msg.get("role"), str):
-                self.error(f"wrong type: expected a {{role, content}} message, got {describe(msg)}", key)
+                self.error(f"wrong type: expected a {{role, content}} message, got {type_and_value(msg)}", key)
             if msg["role"] == role:
                 out.append(self._content(msg.get("content"), key))
         return out
@@ -109,4 +109,4 @@ class Fields:
                 elif isinstance(part, dict) and isinstance(part.get("text"), str):
                     parts.append(part["text"])
             return "\n".join(parts)
-        self.error(f"wrong type: message content must be text, got {describe(content)}", key)
+        self.error(f"wrong type: message content must be text, got {type_and_value(content)}", key)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -18,7 +19,7 @@ import pyarrow as pa
 
 from referee.errors import InputError
 from referee.io import _arrow as fa
-from referee.io.fields import Fields, describe
+from referee.io.fields import Fields, type_and_value
 from referee.io.source import Parsed, Source
 from referee.schema import OPTIONAL, REQUIRED
 
@@ -39,7 +40,7 @@ def read(src: Source, fast: bool = True, keep: frozenset[str] | None = None, **_
         return _read_parquet(src, keep)
     if fast:
         try:
-            readers = {
+            readers: dict[str, Callable[[Source], Any]] = {  # each returns a pyarrow Table
                 "jsonl": lambda s: fa.read_jsonl(s, keep, TYPES),
                 "csv": _read_csv_arrow,
                 "json_array": lambda s: fa.from_records(s.records()),
@@ -163,7 +164,7 @@ def _read_csv_arrow(src: Source) -> pa.Table:
 
 
 @contextmanager
-def _big_fields():
+def _big_fields() -> Iterator[None]:
     """Let the csv module read long responses (its default field limit is 128 KiB)."""
     old = csv.field_size_limit()
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
@@ -177,7 +178,7 @@ def _read_csv_python(src: Source) -> pd.DataFrame:
     """Exact CSV pass: every record knows the line it starts on."""
     reader = csv.reader(io.StringIO(src.text, newline=""), delimiter=_delimiter(src))
     header: list[str] | None = None
-    rows: list[list[str]] = []
+    rows: list[list[str | None]] = []
     lines: list[int] = []
     start = 1
     with _big_fields():
@@ -237,9 +238,9 @@ def _from_records(src: Source) -> pd.DataFrame:
             elif key in TEXT_COLUMNS:
                 row[key] = f.ident(key) if not isinstance(value, str) else value
             elif key in NUMBER_COLUMNS and (isinstance(value, bool) or not isinstance(value, (int, float, str))):
-                f.error(f"wrong type: expected a number, got {describe(value)}", key)
+                f.error(f"wrong type: expected a number, got {type_and_value(value)}", key)
             elif key in NUMBER_COLUMNS and isinstance(value, int) and abs(value) > 2**53:
-                f.error(f"number out of range: {describe(value)}", key)
+                f.error(f"number out of range: {type_and_value(value)}", key)
         row["_line"] = line
         rows.append(row)
     return pd.DataFrame(rows)

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from referee.errors import InputError
 from referee.io.source import Source
+from referee.schema import SWAP_WINNER
 
 GOLD = "gold"
-SWAP_WINNER = {"model_a": "model_b", "model_b": "model_a", "tie": "tie", "tie (bothbad)": "tie (bothbad)"}
 
 
 def text_id(text: str) -> str:

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from referee.errors import InputError
-from referee.io.fields import Fields, describe
+from referee.io.fields import Fields, type_and_value
 from referee.io.gold import GOLD, text_id
 from referee.io.source import Parsed, Source
 
@@ -79,9 +79,10 @@ def read(src: Source, **_: Any) -> Parsed:
     for line, rec in src.records():
         f = Fields(rec, src.name, line)
         question, ra, rb = f.text("question"), f.text("response_A"), f.text("response_B")
+        assert question is not None and ra is not None and rb is not None  # required fields: Fields.text raised InputError otherwise
         label = f.text("label")
         if label not in DECISIONS:
-            f.error(f"unknown label {describe(label)}; expected one of {', '.join(DECISIONS)}", "label")
+            f.error(f"unknown label {type_and_value(label)}; expected one of {', '.join(DECISIONS)}", "label")
         source = f.text("source", required=False)
         base = {
             "_line": line,
@@ -97,7 +98,7 @@ def read(src: Source, **_: Any) -> Parsed:
             continue
         games = f.raw("judgments")
         if not isinstance(games, list) or not 1 <= len(games) <= 2:
-            f.error(f"expected a list of 1 or 2 games, got {describe(games)}", "judgments")
+            f.error(f"expected a list of 1 or 2 games, got {type_and_value(games)}", "judgments")
         for order, game in enumerate(games, start=1):
             rows.append(base | _game(f, game, order, ra, rb, fallback, mapped))
     frame = pd.DataFrame(rows)
@@ -112,8 +113,9 @@ def _game(
 ) -> dict[str, Any]:
     """One game as a verdict row in the frame shown to the judge."""
     if not isinstance(game, dict):
-        f.error(f"expected a game {{judgment, decision}}, got {describe(game)}", "judgments")
-    judgment = game.get("judgment") if isinstance(game.get("judgment"), dict) else {}
+        f.error(f"expected a game {{judgment, decision}}, got {type_and_value(game)}", "judgments")
+    raw_judgment = game.get("judgment")
+    judgment: dict[str, Any] = raw_judgment if isinstance(raw_judgment, dict) else {}
     judge = judgment.get("judge_model") or fallback or f.text("judge_name", required=False) or "judge"
     decision = game.get("decision")
     if decision is None:
@@ -122,7 +124,7 @@ def _game(
     elif isinstance(decision, str) and decision.strip() in DECISIONS:
         winner, strength = DECISIONS[decision.strip()]
     else:
-        f.error(f"unknown decision {describe(decision)} in game {order}; expected one of {', '.join(DECISIONS)}",
+        f.error(f"unknown decision {type_and_value(decision)} in game {order}; expected one of {', '.join(DECISIONS)}",
                 "judgments")
     swapped = order == 2
     row: dict[str, Any] = {
@@ -140,7 +142,7 @@ def _game(
         ok = isinstance(scores, list) and len(scores) == 2 and all(
             isinstance(s, int | float) and not isinstance(s, bool) and math.isfinite(s) for s in scores)
         if not ok:
-            f.error(f"expected two finite scores [shown first, shown second] in game {order}, got {describe(scores)}",
+            f.error(f"expected two finite scores [shown first, shown second] in game {order}, got {type_and_value(scores)}",
                     "judgments")
         row["score_a"], row["score_b"] = float(scores[0]), float(scores[1])
         row["prob_a"] = float(1.0 / (1.0 + math.exp(-(row["score_a"] - row["score_b"]))))
@@ -195,4 +197,4 @@ def scores_table(df: pd.DataFrame) -> pd.DataFrame:
         for s in ("a", "b")
     ]
     out = pd.concat(sides, ignore_index=True)
-    return out.groupby(["prompt_id", "response", "scorer"], as_index=False, sort=False)["score"].mean()
+    return out.groupby(["prompt_id", "response", "scorer"], sort=False)["score"].mean().reset_index()

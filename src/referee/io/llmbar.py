@@ -34,7 +34,7 @@ from typing import Any
 
 import pandas as pd
 
-from referee.io.fields import Fields, describe
+from referee.io.fields import Fields, type_and_value
 from referee.io.gold import GOLD, content_id, shown, text_id
 from referee.io.source import Parsed, Source
 
@@ -73,6 +73,7 @@ def read(src: Source, **_: Any) -> Parsed:
     for line, rec in src.records():
         f = Fields(rec, src.name, line)
         prompt, o1, o2 = f.text("input"), f.text("output_1"), f.text("output_2")
+        assert prompt is not None  # required fields: Fields.text raised InputError otherwise
         label = _label(f)
         base = {
             "_line": line,
@@ -105,14 +106,14 @@ def _label(f: Fields) -> int:
         return int(value)
     if isinstance(value, int) and not isinstance(value, bool) and value in LABELS:
         return value
-    f.error(f"unknown label {describe(value)}; expected 1 (output_1 is better) or 2 (output_2 is better)", "label")
+    f.error(f"unknown label {type_and_value(value)}; expected 1 (output_1 is better) or 2 (output_2 is better)", "label")
 
 
 def _verdicts(f: Fields, mapped: Counter[str]) -> list[tuple[int, str]]:
     """(order, winner in the original frame) for each presentation order in the last result."""
     results = f.raw("results")
     if not isinstance(results, list) or not results or not isinstance(results[-1], dict):
-        f.error(f"expected a non-empty list whose last element holds the verdicts, got {describe(results)}", "results")
+        f.error(f"expected a non-empty list whose last element holds the verdicts, got {type_and_value(results)}", "results")
     last = results[-1]
     out = []
     for key, order in ORDERS:
@@ -120,7 +121,7 @@ def _verdicts(f: Fields, mapped: Counter[str]) -> list[tuple[int, str]]:
         if game is None:
             continue
         if not isinstance(game, dict) or "winner" not in game:
-            f.error(f"expected {{'winner': '1' | '2' | null}} under {key!r}, got {describe(game)}", "results")
+            f.error(f"expected {{'winner': '1' | '2' | null}} under {key!r}, got {type_and_value(game)}", "results")
         value = game["winner"]
         if value is None:
             mapped[UNPARSED] += 1
@@ -128,7 +129,7 @@ def _verdicts(f: Fields, mapped: Counter[str]) -> list[tuple[int, str]]:
         elif str(value).strip() in ("1", "2") and not isinstance(value, bool):
             out.append((order, LABELS[int(str(value).strip())]))
         else:
-            f.error(f"unknown winner {describe(value)} under {key!r}; expected '1', '2' or null", "results")
+            f.error(f"unknown winner {type_and_value(value)} under {key!r}; expected '1', '2' or null", "results")
     if not out:
         f.error("the last element of 'results' holds no verdict ('swap = False' / 'swap = True')", "results")
     return out

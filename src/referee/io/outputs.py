@@ -24,11 +24,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from referee.errors import InputError
 from referee.io.alpaca_eval import instruction_id
-from referee.io.fields import Fields, describe
+from referee.io.fields import Fields, type_and_value
 from referee.io.source import Source, expand_paths
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ def read_outputs(paths: str | Path | Iterable[str | Path], *, questions: str | P
 
     rows, attrs = load_outputs(paths, questions=questions)
     df = pd.DataFrame(rows, columns=list(COLUMNS))
-    df.attrs = attrs
+    df.attrs.update(attrs)
     return df
 
 
@@ -143,7 +143,7 @@ def _read_file(
         if need_prompt and qs is None:
             raise InputError(
                 "answers without prompt text and no question.jsonl beside the model_answer folder; "
-                "pass the questions file (--questions)",
+                "pass the questions file (`questions`)",
                 path=name,
             )
         out, multi = [], 0
@@ -167,6 +167,7 @@ def _read_file(
 def _alpaca(f: Fields) -> tuple[int, dict[str, Any]]:
     instruction = f.text("instruction")
     model = f.text("generator")
+    assert instruction is not None  # required fields: Fields.text raised InputError otherwise
     return f.line, {
         "prompt_id": instruction_id(instruction),
         "prompt": instruction,
@@ -180,9 +181,9 @@ def _response(f: Fields, value: Any, key: str = "output") -> str | None:
     if value is None:
         return None
     if isinstance(value, dict) and isinstance(value.get("answer"), str):
-        return value["answer"]
+        return str(value["answer"])
     if not isinstance(value, str):
-        f.error(f"wrong type: expected the response text, got {describe(value)}", key)
+        f.error(f"wrong type: expected the response text, got {type_and_value(value)}", key)
     return value
 
 
@@ -193,7 +194,7 @@ def _messages(f: Fields) -> tuple[int, dict[str, Any]]:
     model = f.text("model", required=False) or f.text("model_id")
     msgs = f.raw("messages")
     if not isinstance(msgs, list):
-        f.error(f"expected a list of messages, got {describe(msgs)}", "messages")
+        f.error(f"expected a list of messages, got {type_and_value(msgs)}", "messages")
     user = next((i for i, m in enumerate(msgs) if isinstance(m, dict) and m.get("role") == "user"), None)
     if user is None:
         f.error("no user message", "messages")
@@ -206,11 +207,12 @@ def _messages(f: Fields) -> tuple[int, dict[str, Any]]:
 
 def _choices(f: Fields, questions: dict[str, str] | None) -> tuple[dict[str, Any], int]:
     qid = f.ident("question_id", required=False) or f.ident("uid")
+    assert qid is not None  # required: Fields.ident raised InputError otherwise
     model = f.text("model_id", required=False) or f.text("model")
     choices = f.raw("choices")
     turns = choices[0].get("turns") if isinstance(choices, list) and choices and isinstance(choices[0], dict) else None
     if not isinstance(turns, list) or not turns:
-        f.error(f"expected choices[0].turns (a list of responses), got {describe(choices)}", "choices")
+        f.error(f"expected choices[0].turns (a list of responses), got {type_and_value(choices)}", "choices")
     prompt = None
     if questions is not None:
         prompt = questions.get(qid)
@@ -235,13 +237,16 @@ def _questions(path: Path, given: str | Path | None, qcache: dict[Path, dict[str
         for ln, rec in src.records():
             f = Fields(rec, src.name, ln)
             qid = f.ident("question_id", required=False) or f.ident("uid")
+            assert qid is not None  # required: Fields.ident raised InputError otherwise
             if "turns" in rec:
                 turns = f.raw("turns")
                 if not isinstance(turns, list) or not turns or not isinstance(turns[0], str):
-                    f.error(f"expected a list of prompt strings, got {describe(turns)}", "turns")
+                    f.error(f"expected a list of prompt strings, got {type_and_value(turns)}", "turns")
                 table[qid] = turns[0]
             else:
-                table[qid] = f.text("prompt")
+                prompt = f.text("prompt")
+                assert prompt is not None  # required fields: Fields.text raised InputError otherwise
+                table[qid] = prompt
         qcache[qpath] = table
     return qcache[qpath]
 
@@ -261,7 +266,9 @@ def table_records(src: Source) -> list[tuple[int, dict[str, Any]]]:
             first = 2  # line 1 is the header
     except (ValueError, OSError) as err:
         raise InputError(f"cannot read table: {err}", path=src.name) from None
-    return [(i + first, rec) for i, rec in enumerate(df.to_dict("records"))]
+    # column names are strings: a CSV header's cells, or Parquet's (which stores names as strings)
+    records = cast(list[dict[str, Any]], df.to_dict("records"))
+    return [(i + first, rec) for i, rec in enumerate(records)]
 
 
 def _generic(recs: list[tuple[int, dict[str, Any]]], name: str, need_prompt: bool, reference: bool) -> list[tuple[int, dict[str, Any]]]:

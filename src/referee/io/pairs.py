@@ -43,7 +43,7 @@ from typing import Any, NoReturn
 import pandas as pd
 
 from referee.errors import InputError
-from referee.io.fields import Fields, describe
+from referee.io.fields import Fields, type_and_value
 from referee.io.gold import GOLD, text_id
 from referee.io.source import Parsed, Source
 
@@ -88,10 +88,10 @@ def records(src: Source) -> list[tuple[Fields, str | None]]:
     out: list[tuple[Fields, str | None]] = []
     for group, recs in obj.items():
         if not isinstance(recs, list):
-            raise InputError(f"expected a list of pairs under {group!r}, got {describe(recs)}", path=src.name)
+            raise InputError(f"expected a list of pairs under {group!r}, got {type_and_value(recs)}", path=src.name)
         for rec in recs:
             if not isinstance(rec, dict):
-                raise InputError(f"expected a JSON object per pair under {group!r}, got {describe(rec)}",
+                raise InputError(f"expected a JSON object per pair under {group!r}, got {type_and_value(rec)}",
                                  path=src.name)
             out.append((_Located(rec, src.name, group, len(out) + 1), group))
     if not out:
@@ -197,6 +197,7 @@ def _split(f: Fields, chosen: Any, rejected: Any) -> tuple[str, str, str]:
     if isinstance(chosen, list) or isinstance(rejected, list):
         return _split_messages(f, prompt)
     c, r = f.text("chosen"), f.text("rejected")
+    assert c is not None and r is not None  # required fields: Fields.text raised InputError otherwise
     if prompt is not None:
         return prompt, c, r
     common = _common_prefix(c, r)
@@ -239,7 +240,7 @@ def _split_messages(f: Fields, prompt: str | None) -> tuple[str, str, str]:
     return prompt, answer("chosen"), answer("rejected")
 
 
-def _rm_bench(f: Fields, chosen: list[str], rejected: list[str], domain: str) -> list[tuple[str, str, str, dict]]:
+def _rm_bench(f: Fields, chosen: list[str], rejected: list[str], domain: str) -> list[tuple[str, str, str, dict[str, Any]]]:
     """RM-Bench: every chosen style against every rejected style."""
     prompt = _prompt(f)
     if prompt is None:
@@ -265,9 +266,10 @@ def _bias_pair(f: Fields, group: str | None) -> tuple[str, str, str, dict[str, A
     """EvalBiasBench: ``label`` (1 or 2) names the better response."""
     prompt = f.text("instruction")
     r1, r2 = f.text("response1"), f.text("response2")
+    assert prompt is not None and r1 is not None and r2 is not None  # required fields: Fields.text raised InputError otherwise
     label = f.raw("label")
     if label not in (1, 2, "1", "2") or isinstance(label, bool):
-        f.error(f"unknown label {describe(label)}; expected 1 or 2 (the better response)", "label")
+        f.error(f"unknown label {type_and_value(label)}; expected 1 or 2 (the better response)", "label")
     better = int(label)
     chosen, rejected = (r1, r2) if better == 1 else (r2, r1)
     return prompt, chosen, rejected, {"category": _category(f, group)}

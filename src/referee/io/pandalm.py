@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from referee.errors import InputError
-from referee.io.fields import Fields, describe
+from referee.io.fields import Fields, type_and_value
 from referee.io.gold import GOLD, companion, text_id
 from referee.io.source import Parsed, Source
 
@@ -66,6 +66,7 @@ def _item(f: Fields) -> dict[str, Any]:
     """The pair's columns shared by gold and verdict rows."""
     idx = f.ident("idx")
     instruction = f.text("instruction")
+    assert instruction is not None  # required fields: Fields.text raised InputError otherwise
     extra = f.text("input", required=False)
     prompt = f"{instruction}\n\n{extra}" if extra and extra.strip() else instruction
     models = (f.text("cmp_key", required=False) or "").split("_")
@@ -87,7 +88,9 @@ def _response(f: Fields, key: str) -> str:
     value = f.raw(key)
     if isinstance(value, bool):
         return str(value)
-    return f.text(key)
+    text = f.text(key)
+    assert text is not None  # required fields: Fields.text raised InputError otherwise
+    return text
 
 
 def _label(f: Fields, key: str, garbage_ok: bool = False) -> str | None:
@@ -98,7 +101,7 @@ def _label(f: Fields, key: str, garbage_ok: bool = False) -> str | None:
         return LABELS[text]
     if garbage_ok and text in GARBAGE:
         return None
-    f.error(f"unknown label {describe(value)}; expected 1 (response 1 better), 2 (response 2 better) or 0/Tie", key)
+    f.error(f"unknown label {type_and_value(value)}; expected 1 (response 1 better), 2 (response 2 better) or 0/Tie", key)
 
 
 def _verdicts(src: Source) -> Parsed:
@@ -106,7 +109,9 @@ def _verdicts(src: Source) -> Parsed:
     items: dict[str, dict[str, Any]] = {}
     for line, rec in test.records():
         f = Fields(rec, test.name, line)
-        items[f.ident("idx")] = _item(f)
+        idx = f.ident("idx")
+        assert idx is not None  # required: Fields.ident raised InputError otherwise
+        items[idx] = _item(f)
     judge = judge_name(src)
     rows = []
     garbage = 0

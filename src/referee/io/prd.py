@@ -12,18 +12,26 @@ The LLM reviewers judged every pair in both orders (``answer_a-vs-answer_b`` and
 scheme of :func:`referee.planning.pair_id`) links both orders and the human votes on the pair.
 ``order`` is left unset: the release has no original order, so the audit takes the human
 raters' orientation as order 1.
+
+The answers themselves live beside the rating folders, in ``generations/answer_<model>.jsonl``
+(records ``question_id``, ``text``; :func:`generations`).  When that folder exists, each row gets
+``response_a``/``response_b`` (left empty for a model with no answer file, e.g. the guanaco
+models the humans also rated), so length metrics need no manual join.  A generations record
+that is not an object with ``question_id`` and a string ``text`` is refused with its file and line.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from referee.errors import InputError
-from referee.io.fields import Fields, describe
+from referee.io.fields import Fields, type_and_value
 from referee.io.source import Parsed, Source
 
 NAME = re.compile(
@@ -54,11 +62,12 @@ def parse_name(path: Path) -> tuple[str, str, str] | None:
         return None
     folder = path.parent.name
     hints = [folder[len("ratings-") :]] if folder.lower().startswith("ratings-") else []
-    for accept in (
+    accepts: tuple[Callable[[str, str], bool], ...] = (
         lambda m2, rev: rev in hints,
         lambda m2, rev: rev in REVIEWERS,
         lambda m2, rev: rev in (m1, m2),
-    ):
+    )
+    for accept in accepts:
         for m2, rev in splits:
             if accept(m2, rev):
                 return m1, m2, rev
@@ -75,6 +84,7 @@ def read(src: Source, **_: Any) -> Parsed:
             path=src.name,
         )
     m1, m2, reviewer = names
+    answers = {m: generations(src.path.parent.parent / "generations", m) for m in (m1, m2)}
     rows = []
     for line, rec in src.records():
         f = Fields(rec, src.name, line)
@@ -90,12 +100,40 @@ def read(src: Source, **_: Any) -> Parsed:
                 "prompt_id": qid,
                 "pair_id": f"{qid}|{'|'.join(sorted((m1, m2)))}",
                 "prompt": None if is_review else f.text("text", required=False),
+                "response_a": answers[m1].get(qid or ""),
+                "response_b": answers[m2].get(qid or ""),
             }
         )
     frame = pd.DataFrame(rows)
     if frame["prompt"].isna().all():
         frame = frame.drop(columns="prompt")
+    empty = [c for c in ("response_a", "response_b") if frame[c].isna().all()]
+    if len(empty) == 2:
+        frame = frame.drop(columns=empty)
     return Parsed(frame)
+
+
+def generations(folder: Path, model: str) -> dict[str, str]:
+    """``question_id`` → answer text of ``model`` from ``folder/answer_<model>.jsonl[.gz|…]``
+    (empty when the folder or the file is missing)."""
+    if not folder.is_dir():
+        return {}
+    found = sorted(p for p in folder.iterdir() if p.name.split(".")[0] == f"answer_{model}" and p.is_file())
+    return _answers(str(found[0]), found[0].stat().st_mtime_ns) if found else {}
+
+
+@lru_cache(maxsize=64)
+def _answers(path: str, mtime_ns: int) -> dict[str, str]:
+    """The answers of one generations file (cached per path and modification time)."""
+    src = Source(path)
+    out: dict[str, str] = {}
+    for line, rec in src.records():
+        f = Fields(rec, src.name, line)
+        qid = f.ident("question_id")
+        text = f.text("text")
+        if qid is not None and text is not None:
+            out[qid] = text
+    return out
 
 
 def _winner(f: Fields) -> str:
@@ -107,5 +145,5 @@ def _winner(f: Fields) -> str:
     elif isinstance(value, (int, float)) and not isinstance(value, bool) and value in SCORES:
         score = int(value)
     if score is None:
-        f.error(f"unknown score {describe(value)}; expected 1 (model 1 better), 2 (model 2 better) or 3 (tie)", "score")
+        f.error(f"unknown score {type_and_value(value)}; expected 1 (model 1 better), 2 (model 2 better) or 3 (tie)", "score")
     return SCORES[score]

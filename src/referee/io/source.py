@@ -20,7 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Protocol
 
 import pyarrow as pa
 
@@ -130,6 +131,18 @@ def expand_paths(
     return files
 
 
+class _ByteStream(Protocol):
+    """What ``Source._open`` returns: a gzip/lzma/bz2 file, a pyarrow stream or a plain binary file."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def __enter__(self) -> _ByteStream: ...
+
+    def __exit__(
+        self, typ: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None, /
+    ) -> None: ...
+
+
 class Source:
     """One input file, opened lazily."""
 
@@ -143,7 +156,7 @@ class Source:
         self.suffix = inner_suffix(self.path)
 
     # -- bytes -------------------------------------------------------------------------
-    def _open(self):
+    def _open(self) -> _ByteStream:
         c = self.compression
         if c == "gzip":
             return gzip.open(self.path, "rb")
@@ -152,7 +165,8 @@ class Source:
         if c == "bz2":
             return bz2.open(self.path, "rb")
         if c == "zstd":
-            return pa.input_stream(str(self.path), compression="zstd")
+            stream: _ByteStream = pa.input_stream(str(self.path), compression="zstd")  # pyarrow has no stubs
+            return stream
         return open(self.path, "rb")
 
     def _decompress_error(self, exc: BaseException) -> InputError:

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 
 from referee.errors import InputError
 from referee.io.source import SUFFIXES, inner_suffix
 
-PANDAS_COMPRESSION = {"gzip": "gzip", "xz": "xz", "bz2": "bz2", "zstd": "zstd"}
-JSONL = {"orient": "records", "lines": True, "force_ascii": False, "double_precision": 15}
+Compression = Literal["gzip", "xz", "bz2", "zstd"]
+PANDAS_COMPRESSION: dict[str, Compression] = {"gzip": "gzip", "xz": "xz", "bz2": "bz2", "zstd": "zstd"}
 
 
 def to_jsonl(df: pd.DataFrame) -> str:
     """``df`` as JSON Lines text, as :func:`write` writes a ``.jsonl`` file ("" for no rows)."""
-    return df.to_json(**JSONL) if len(df) else ""
+    return df.to_json(orient="records", lines=True, force_ascii=False, double_precision=15) if len(df) else ""
 
 
 def write(df: pd.DataFrame, path: str | Path) -> Path:
@@ -30,7 +31,7 @@ def write(df: pd.DataFrame, path: str | Path) -> Path:
     compression = PANDAS_COMPRESSION[SUFFIXES[last]] if last in SUFFIXES else None
     out = df.drop(columns=[c for c in df.columns if str(c).startswith("_line")])
     if kind in (".jsonl", ".ndjson"):
-        out.to_json(p, compression=compression, **JSONL)
+        out.to_json(p, orient="records", lines=True, force_ascii=False, double_precision=15, compression=compression)
     elif kind == ".csv":
         out.to_csv(p, index=False, compression=compression)
     elif kind == ".parquet" and compression is None:

@@ -50,8 +50,8 @@ def baseline_observations(df: pd.DataFrame, baseline: str) -> pd.DataFrame:
         if not (base_a.any() or base_b.any()):
             models = sorted(set(a) | set(b))
             shown = ", ".join(models[:10]) + (", ..." if len(models) > 10 else "")
-            raise InputError(f"baseline {baseline!r} is not in the data; models present: {shown}", field="model_a")
-        raise InputError(f"baseline {baseline!r} is never compared with another model", field="model_a")
+            raise InputError(f"`baseline` {baseline!r} is not in the data; models present: {shown}", field="model_a")
+        raise InputError(f"`baseline` {baseline!r} is never compared with another model", field="model_a")
     score_a = _hard_score_a(df)
     if "prob_a" in df.columns:
         p = pd.to_numeric(df["prob_a"], errors="coerce").to_numpy(dtype=float)

@@ -100,7 +100,7 @@ def components(cells: Cells) -> list[list[str]]:
     m = cells.n_models
     g = _adjacency(np.r_[cells.a, cells.b], np.r_[cells.b, cells.a], m)
     label = np.full(m, -1)
-    groups = []
+    groups: list[list[str]] = []
     for start in range(m):
         if label[start] < 0:
             members = np.flatnonzero(_reach(g, start))
@@ -171,7 +171,8 @@ def laplacian(a: np.ndarray, b: np.ndarray, v: np.ndarray, m: int, size: int | N
 
 
 def _log_sigmoid(x: np.ndarray) -> np.ndarray:
-    return -np.logaddexp(0.0, -x)
+    result: np.ndarray = -np.logaddexp(0.0, -x)
+    return result
 
 
 def fit_bt(

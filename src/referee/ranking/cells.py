@@ -132,7 +132,7 @@ def model_index(df: pd.DataFrame, models: list[str] | None = None) -> tuple[tupl
     return names, map_a[ca], map_b[cb]
 
 
-def _codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def _codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray | pd.Index]:
     """(codes, distinct names) of a model column; a Categorical's unused categories dropped."""
     if isinstance(col.dtype, pd.CategoricalDtype):
         codes = col.cat.codes.to_numpy().astype(np.int64)
@@ -236,7 +236,9 @@ def with_cluster_units(
     return replace(cells, units=units, unit_n=np.ones(n_units), clustered=column)
 
 
-def cluster_counts(df: pd.DataFrame, column: str, models: list[str] | None = None, soft: bool = True):
+def cluster_counts(
+    df: pd.DataFrame, column: str, models: list[str] | None = None, soft: bool = True
+) -> tuple[Cells, sparse.csr_matrix | None]:
     """Cells with cluster units, and the (clusters × cells) unit matrix (kept for callers)."""
     cells = aggregate(df, models, soft, cluster=column)
     return cells, cells.units

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,25 +24,41 @@ import pandas as pd
 from referee.ranking.cells import model_index
 from referee.schema import A_WINS, B_WINS, outcome_codes
 
+#: ``(model_a, model_b, winner)``: three equally long sequences, one battle per position
+Battles = tuple[Sequence[Any] | np.ndarray, Sequence[Any] | np.ndarray, Sequence[Any] | np.ndarray]
 
-def _battle_arrays(data: pd.DataFrame | Sequence) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray]:
+
+def battle_order(df: pd.DataFrame) -> np.ndarray:
+    """The order in which a comparisons table's battles are played: by ``tstamp`` (stable)
+    when the table has one, else as the rows stand."""
+    if "tstamp" in df.columns:
+        return np.argsort(df["tstamp"].to_numpy(dtype=float), kind="stable")
+    return np.arange(len(df))
+
+
+def battles(data: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(model_a, model_b, winner)`` arrays in battle order from a comparisons table (a DataFrame,
+    a path or paths, read and validated by :func:`referee.io.table`) or a :data:`Battles` tuple
+    (taken in its order, unvalidated)."""
+    if isinstance(data, tuple) and len(data) == 3 and not all(isinstance(d, str | Path) for d in data):
+        model_a, model_b, winner = data
+        return np.asarray(model_a), np.asarray(model_b), np.asarray(winner)
+    from referee.io import table
+
+    df = table(data)
+    order = battle_order(df)
+    return df["model_a"].to_numpy()[order], df["model_b"].to_numpy()[order], df["winner"].to_numpy()[order]
+
+
+def _battle_arrays(data: Any) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray]:
     """(models, a, b, score of a) from a comparisons table or ``(model_a, model_b, winner)``.
 
     ``winner`` may be labels (``model_a``/``model_b``/``tie``/``tie (bothbad)``), integer
     outcome codes, or float scores of ``a`` in [0, 1].  A table is put in ``tstamp`` order
-    (stable) when it has that column.
+    (stable) when it has that column (:func:`battles`).
     """
-    if isinstance(data, pd.DataFrame):
-        df = data
-        if "tstamp" in df.columns:
-            order = np.argsort(df["tstamp"].to_numpy(dtype=float), kind="stable")
-            df = df.iloc[order]
-        winner = df["winner"].to_numpy()
-    else:
-        model_a, model_b, winner = data
-        df = pd.DataFrame({"model_a": np.asarray(model_a), "model_b": np.asarray(model_b)})
-        winner = np.asarray(winner)
-    models, a, b = model_index(df)
+    model_a, model_b, winner = battles(data)
+    models, a, b = model_index(pd.DataFrame({"model_a": model_a, "model_b": model_b}))
     if winner.dtype.kind == "f":
         score = winner.astype(float)
     else:
@@ -65,7 +83,7 @@ def _run(a: list[int], b: list[int], score: list[float], m: int, k: float, scale
 
 
 def online_elo(
-    data: pd.DataFrame | Sequence,
+    data: Any,
     k: float = 4.0,
     seed: int | None = None,
     shuffles: int = 0,
@@ -77,7 +95,9 @@ def online_elo(
     """Online Elo ratings (display scale) in the data's order, or averaged over shuffles.
 
     ``data`` is a comparisons table (``model_a``, ``model_b``, ``winner``; sorted by
-    ``tstamp`` when present) or a tuple ``(model_a, model_b, winner)``.  With
+    ``tstamp`` when present) — a DataFrame, a path or paths, read and validated by
+    :func:`referee.io.table` as :func:`referee.rank` reads them — or a tuple
+    ``(model_a, model_b, winner)`` of arrays (:func:`battles`).  With
     ``shuffles = n > 0`` the ratings are the mean over ``n`` random orders drawn from
     ``numpy.random.default_rng(seed)``.  Returns ``(models, ratings)``.
     """

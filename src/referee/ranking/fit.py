@@ -33,7 +33,8 @@ class Fit:
 
 def centre(theta: np.ndarray) -> np.ndarray:
     """Shift log-strengths to mean zero (the identifiability constraint)."""
-    return theta - theta.mean(axis=-1, keepdims=True)
+    centred: np.ndarray = theta - theta.mean(axis=-1, keepdims=True)
+    return centred
 
 
 def sandwich(hessian: np.ndarray, score_cov: np.ndarray, n_models: int) -> np.ndarray:
@@ -48,7 +49,8 @@ def sandwich(hessian: np.ndarray, score_cov: np.ndarray, n_models: int) -> np.nd
     """
     a = _projected_inverse(hessian, n_models)
     cov = a @ score_cov @ a.T
-    return 0.5 * (cov + cov.T)
+    sym: np.ndarray = 0.5 * (cov + cov.T)
+    return sym
 
 
 def _projected_inverse(hessian: np.ndarray, m: int) -> np.ndarray:
@@ -77,8 +79,9 @@ def score_meat(a: np.ndarray, b: np.ndarray, m: int, g: np.ndarray, q: sparse.sp
     cols = np.concatenate([a, b, np.tile(np.arange(m, m + r), k)])
     vals = np.concatenate([g[:, 0], -g[:, 0], g[:, 1:].ravel()])
     gm = sparse.csr_matrix((vals, (rows, cols)), shape=(k, m + r))
-    j = (gm.T @ (q @ gm)).toarray()
-    return 0.5 * (j + j.T)
+    j = (gm.T @ (q @ gm)).toarray()  # scipy: no stubs
+    sym: np.ndarray = 0.5 * (j + j.T)
+    return sym
 
 
 def model_cov(hessian: np.ndarray, n_models: int) -> np.ndarray:

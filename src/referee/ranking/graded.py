@@ -25,7 +25,7 @@ from scipy.special import logit
 
 from referee.ranking.cells import Cells
 from referee.ranking.fit import Fit
-from referee.ranking.ties import cumulative_terms, newton_cells, to_fit
+from referee.ranking.ties import TermValues, cumulative_terms, newton_cells, to_fit
 from referee.schema import A_WINS
 
 #: Arena-Hard-Auto counts a strong verdict (A>>B, B>>A) this many times.
@@ -94,7 +94,7 @@ def fit_ordinal(cells: Cells, home: bool = False, prior: float = 0.0, theta0: np
     cat = cats[score + 2]
     c0 = np.zeros(cmat.shape[0])
 
-    def terms(d: np.ndarray, phi: np.ndarray, derivs: bool) -> tuple:
+    def terms(d: np.ndarray, phi: np.ndarray, derivs: bool) -> TermValues:
         return cumulative_terms(d, phi, cat, cmat, c0, derivs)
 
     sol = newton_cells(cells, terms, _start(names, share["tie"], share["weak"]), home=home, prior=prior,

@@ -81,6 +81,7 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -136,7 +137,8 @@ def _length_delta(df: pd.DataFrame, obs: pd.DataFrame, length: str, tokenizer: T
         parts.append(texts)
     lens = text_lengths(pd.concat(parts, ignore_index=True), length, tokenizer)
     len_a, len_b = lens[: len(rows)], lens[len(rows):]
-    return np.where(first, len_a - len_b, len_b - len_a)
+    result: np.ndarray = np.where(first, len_a - len_b, len_b - len_a)
+    return result
 
 
 def _length_feature(delta: np.ndarray, mi: np.ndarray, n_models: int) -> np.ndarray:
@@ -145,7 +147,8 @@ def _length_feature(delta: np.ndarray, mi: np.ndarray, n_models: int) -> np.ndar
     mean = np.bincount(mi, delta, n_models) / np.maximum(n, 1)
     ss = np.bincount(mi, (delta - mean[mi]) ** 2, n_models)
     sd = np.sqrt(np.divide(ss, n - 1, out=np.zeros(n_models), where=n > 1))
-    return np.tanh(np.divide(delta, sd[mi], out=np.zeros_like(delta), where=sd[mi] > 0))
+    result: np.ndarray = np.tanh(np.divide(delta, sd[mi], out=np.zeros_like(delta), where=sd[mi] > 0))
+    return result
 
 
 def _instruction_keys(df: pd.DataFrame, rows: np.ndarray) -> pd.Series:
@@ -158,7 +161,7 @@ def _instruction_keys(df: pd.DataFrame, rows: np.ndarray) -> pd.Series:
     raise InputError("instruction difficulty needs a prompt_id (or prompt) on every comparison", field="prompt_id")
 
 
-def _prepare(df: pd.DataFrame, baseline: str, length: str, tokenizer: Tokenizer | None) -> dict:
+def _prepare(df: pd.DataFrame, baseline: str, length: str, tokenizer: Tokenizer | None) -> dict[str, Any]:
     """Observations against the baseline with model/instruction codes and the length feature."""
     obs = baseline_observations(df, baseline)
     delta_len = _length_delta(df, obs, length, tokenizer)
@@ -248,7 +251,7 @@ def _logit_map(
 # ---------------------------------------------------------------- the three fits
 
 
-def _joint_difficulty(d: dict) -> tuple[np.ndarray, np.ndarray]:
+def _joint_difficulty(d: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """Joint model θ'_m + β'_m t + δ_x; returns (δ centred, leave-own-model-out δ per observation)."""
     mi, xi, t, y, w = d["mi"], d["xi"], d["t"], d["y"], d["w"]
     m, k = len(d["models"]), len(d["instr"])
@@ -267,7 +270,7 @@ def _joint_difficulty(d: dict) -> tuple[np.ndarray, np.ndarray]:
     return delta - centre, loo - centre
 
 
-def _pooled_prior(d: dict, dx: np.ndarray, weight: float) -> tuple[np.ndarray, np.ndarray]:
+def _pooled_prior(d: dict[str, Any], dx: np.ndarray, weight: float) -> tuple[np.ndarray, np.ndarray]:
     """Prior (mean, precision) for the per-model (θ, β, γ) from the pooled model θ_m + β̄ t + γ̄ δ."""
     mi, t, y, w = d["mi"], d["t"], d["y"], d["w"]
     m = len(d["models"])
@@ -281,7 +284,7 @@ def _pooled_prior(d: dict, dx: np.ndarray, weight: float) -> tuple[np.ndarray, n
     return mean.ravel(), prec.ravel()
 
 
-def _per_model(d: dict, dx: np.ndarray, prior_weight: float) -> tuple[np.ndarray, np.ndarray]:
+def _per_model(d: dict[str, Any], dx: np.ndarray, prior_weight: float) -> tuple[np.ndarray, np.ndarray]:
     """Per-model GLMs (θ_m, β_m, γ_m) as one block-diagonal MAP fit; returns (φ as M×3, sandwich cov M×3×3)."""
     mi, xi, t, y, w = d["mi"], d["xi"], d["t"], d["y"], d["w"]
     m = len(d["models"])
@@ -303,7 +306,7 @@ def _per_model(d: dict, dx: np.ndarray, prior_weight: float) -> tuple[np.ndarray
     return phi.reshape(m, 3), inv @ meat @ inv
 
 
-def _lc_and_se(d: dict, dx: np.ndarray, phi: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _lc_and_se(d: dict[str, Any], dx: np.ndarray, phi: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """LC_m = mean over m's distinct instructions of σ(θ_m + γ_m δ) and its delta-method SE."""
     mi, xi = d["mi"], d["xi"]
     n_models = len(d["models"])
@@ -353,7 +356,7 @@ def _clip(step: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _pooled_batch(
-    d: dict, dx: np.ndarray, wr: np.ndarray, msum: _Batch, prior_weight: float, start: np.ndarray | None = None,
+    d: dict[str, Any], dx: np.ndarray, wr: np.ndarray, msum: _Batch, prior_weight: float, start: np.ndarray | None = None,
     iters: int = 100, tol: float = 1e-6,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`_pooled_prior` for r weight vectors ``wr`` (r × N) at once.
@@ -399,7 +402,7 @@ def _pooled_batch(
 
 
 def _per_model_batch(
-    d: dict, dx: np.ndarray, wr: np.ndarray, prior_weight: float, start: tuple[np.ndarray, np.ndarray],
+    d: dict[str, Any], dx: np.ndarray, wr: np.ndarray, prior_weight: float, start: tuple[np.ndarray, np.ndarray],
     iters: int = 100, tol: float = 1e-6,
 ) -> np.ndarray:
     """:func:`_per_model`, its pooled prior refitted too, for r weight vectors ``wr`` (r × N).
@@ -435,13 +438,14 @@ def _per_model_batch(
 
 
 def _block_objective(
-    phi: np.ndarray, d: dict, dx: np.ndarray, wr: np.ndarray, msum: _Batch, mean: np.ndarray, prec: np.ndarray
+    phi: np.ndarray, d: dict[str, Any], dx: np.ndarray, wr: np.ndarray, msum: _Batch, mean: np.ndarray, prec: np.ndarray
 ) -> np.ndarray:
     """Per (round, model): Σ w [y log σ(η) + (1-y) log σ(-η)] - ½ Σ prec (φ - mean)²."""
     mi, t, y = d["mi"], d["t"], d["y"]
     eta = phi[:, mi, 0] + phi[:, mi, 1] * t + phi[:, mi, 2] * dx
     ll = msum(wr * (y * log_expit(eta) + (1 - y) * log_expit(-eta)))
-    return ll - 0.5 * (prec * (phi - mean) ** 2).sum(axis=2)
+    result: np.ndarray = ll - 0.5 * (prec * (phi - mean) ** 2).sum(axis=2)
+    return result
 
 
 def _damped(phi: np.ndarray, step: np.ndarray, objective: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
@@ -461,7 +465,7 @@ def _damped(phi: np.ndarray, step: np.ndarray, objective: Callable[[np.ndarray],
 
 
 def _lc_bootstrap(
-    d: dict, dx: np.ndarray, phi: np.ndarray, prior_weight: float, rounds: int, seed: int, workers: int
+    d: dict[str, Any], dx: np.ndarray, phi: np.ndarray, prior_weight: float, rounds: int, seed: int, workers: int
 ) -> Resamples:
     """LC (percent) of every model refitted on ``rounds`` resamples of the instructions (module doc).
 
@@ -486,7 +490,8 @@ def _lc_bootstrap(
         q = expit(fit[:, cm, 0] + fit[:, cm, 2] * cd)
         csum = _Batch(cm, mult.shape[0], m)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return 100 * csum(mult[:, cx] * q) / csum(mult[:, cx])
+            result: np.ndarray = 100 * csum(mult[:, cx] * q) / csum(mult[:, cx])
+            return result
 
     chunk = max(1, min(25, 2_000_000 // max(len(mi), 1)))  # rounds × observations arrays stay ~16 MB
     return bootstrap(statistic, len(d["instr"]), rounds=rounds, seed=seed, workers=workers, chunk=chunk)
@@ -616,7 +621,7 @@ def read_difficulty(path: str | Path) -> pd.Series:
     return out
 
 
-def _given_difficulty(difficulty: pd.Series, d: dict, df: pd.DataFrame) -> np.ndarray:
+def _given_difficulty(difficulty: pd.Series, d: dict[str, Any], df: pd.DataFrame) -> np.ndarray:
     """The given δ per observation, looked up by prompt_id, else by prompt text.
 
     InputError (naming the difficulty file) when neither key covers every instruction of

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pandas as pd
 
 from referee.report.output import Renderable, clean, emit
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 JSON_FIELDS: tuple[str, ...] = (
     "model",
@@ -65,7 +68,7 @@ class Leaderboard(Renderable):
     table: pd.DataFrame
     meta: dict[str, Any]
     win_prob: dict[str, pd.DataFrame] = field(default_factory=dict)
-    truth: pd.Series | None = None  # known true ratings (simulations / demo only)
+    truth: pd.Series[float] | None = None  # known true ratings (simulations / demo only)
 
     FORMATS: ClassVar[dict[str, str]] = {**Renderable.FORMATS, ".csv": "to_csv"}
 
@@ -92,6 +95,13 @@ class Leaderboard(Renderable):
         from referee.report.html import leaderboard_html
 
         return emit(leaderboard_html(self), path)
+
+    def print(self, console: Console | None = None, top: int | None = None) -> None:
+        """Rich terminal table, best first (:func:`referee.report.terminal.print_leaderboard`);
+        ``top``: only the first ``top`` models."""
+        from referee.report.terminal import print_leaderboard
+
+        print_leaderboard(self, console, top=top)
 
     def __repr__(self) -> str:
         cols = [c for c in ("rank", "model", "rating", "ci_low", "ci_high", "battles") if c in self.table]

@@ -58,11 +58,13 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from referee.errors import InputError
-from referee.ranking.api import load, rank
+from referee.errors import InputError, NameWarning
+from referee.io import table
+from referee.ranking.api import rank
 from referee.ranking.leaderboard import Leaderboard
 from referee.report.output import Renderable, clean, emit
 from referee.report.segments import lr_summary
+from referee.schema import TIE, TIE_BOTHBAD
 
 #: board columns repeated per segment in the models × segments table
 WIDE_FIELDS: tuple[str, ...] = ("rating", "ci_low", "ci_high", "rank", "rank_low", "rank_high", "battles")
@@ -191,9 +193,17 @@ def parse_where(where: Where) -> list[tuple[str, str]]:
     for item in items:
         col, sep, value = str(item).partition("=")
         if not sep or not col.strip():
-            raise InputError(f"--where must look like COLUMN=VALUE, got {item!r}", field="where")
+            raise InputError(f"`where` must look like COLUMN=VALUE, got {item!r}", field="where")
         out.append((col.strip(), value.strip()))
     return out
+
+
+def _condition(column: str, value: str, *, param: bool = False) -> str:
+    """A ``where`` condition (or, with ``param``, the ``column=value`` parameter itself) as an error
+    names it: ``where='turn=1'`` to a library caller, ``--where turn=1`` on the command line."""
+    text = value if param else f"{column}={value}"
+    name = column if param else "where"
+    return f"`{name}={text!r}`" if "`" not in text else f"{name}={text!r}"
 
 
 def _matches(col: pd.Series, value: str) -> np.ndarray:
@@ -205,8 +215,10 @@ def _matches(col: pd.Series, value: str) -> np.ndarray:
         except ValueError:
             return np.zeros(len(col), dtype=bool)
         return (pd.to_numeric(col, errors="coerce") == target).fillna(False).to_numpy(dtype=bool)
-    present = col.notna().to_numpy(dtype=bool)
-    return present & (col.map(_label).to_numpy(dtype=object) == value)
+    present: np.ndarray = col.notna().to_numpy(dtype=bool)
+    equal: np.ndarray = np.asarray(col.map(_label).to_numpy(dtype=object) == value, dtype=bool)
+    both: np.ndarray = present & equal
+    return both
 
 
 def _label(value: Any) -> str:
@@ -223,14 +235,14 @@ def _seen(col: pd.Series, limit: int = 8) -> str:
 
 
 def select_rows(data: Any, where: Where, *, format: str | None = None) -> pd.DataFrame:
-    """The comparisons (a DataFrame, a path or paths, read with :func:`referee.ranking.api.load`)
+    """The comparisons (a DataFrame, a path or paths, read with :func:`referee.io.table`)
     whose ``column`` equals ``value`` for every ``where`` condition (logical AND).
 
     Numeric columns compare numerically (``turn=1`` matches 1 and 1.0), others as text.
     An unknown column, a condition no row satisfies, or conditions that no row satisfies
     together raise :class:`InputError` naming the column.
     """
-    df = load(data, format)
+    df = table(data, format)
     conds = parse_where(where)
     if not conds:
         return df
@@ -238,16 +250,16 @@ def select_rows(data: Any, where: Where, *, format: str | None = None) -> pd.Dat
     for col, value in conds:
         if col not in df.columns:
             shown = ", ".join(c for c in map(str, df.columns) if not c.startswith("_"))
-            raise InputError(f"--where {col}={value}: the data have no column {col!r} (columns: {shown})", field=col)
+            raise InputError(f"{_condition(col, value)}: the data have no column {col!r} (columns: {shown})", field=col)
         hit = _matches(df[col], value)
         if not hit.any():
             raise InputError(
-                f"--where {col}={value}: no row has {col} = {value!r}; values present: {_seen(df[col])}", field=col
+                f"{_condition(col, value)}: no row has {col} = {value!r}; values present: {_seen(df[col])}", field=col
             )
         keep &= hit
     if not keep.any():
-        text = " and ".join(f"{c}={v}" for c, v in conds)
-        raise InputError(f"--where {text}: no row satisfies all conditions together", field=conds[-1][0])
+        text = " and ".join(_condition(c, v) for c, v in conds)
+        raise InputError(f"{text}: no row satisfies all conditions together", field=conds[-1][0])
     out = df[keep].reset_index(drop=True)
     out.attrs = dict(df.attrs)
     return out
@@ -274,19 +286,26 @@ def rank_segments(
     the likelihood-ratio test of H0 "one set of strengths for all segments" against H1
     "separate strengths per segment" (module docstring: statistic, df, validity).
     """
+    if rank_options.get("ray") is not None:
+        raise InputError("`ray` cannot run with `by` or `where`: segments and filters are chosen on rows; "
+                         "rank without `ray`", field="ray")
     if "format" in rank_options:
         raise TypeError("pass format= to rank_segments directly")
     df = select_rows(data, where, format=format)
     if by not in df.columns:
         shown = ", ".join(c for c in map(str, df.columns) if not c.startswith("_"))
-        raise InputError(f"--by {by}: the data have no column {by!r} (columns: {shown})", field=by)
+        raise InputError(f"{_condition('by', by, param=True)}: the data have no column {by!r} (columns: {shown})",
+                         field=by)
     column = df[by]
     present = column.notna().to_numpy(dtype=bool)
     if not present.any():
-        raise InputError(f"--by {by}: the column {by!r} has no values in the selected rows", field=by)
+        raise InputError(f"{_condition('by', by, param=True)}: the column {by!r} has no values in the selected rows",
+                         field=by)
     labels = np.full(len(df), None, dtype=object)
     labels[present] = column[present].map(_label).to_numpy(dtype=object)
-    overall = rank(df, **rank_options)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NameWarning)  # given once, when the rows were read
+        overall = rank(df, **rank_options)
     overall.meta["where"] = [f"{c}={v}" for c, v in parse_where(where)] or None
 
     notes: list[str] = []
@@ -358,7 +377,7 @@ def _approximations(df: pd.DataFrame, boards: Sequence[Leaderboard], options: Ma
         if ((q > 0) & (q < 1)).any():
             why.append("soft verdicts (prob_a) enter as fractional wins")
     model = options.get("model", "bt")
-    has_ties = bool(df["winner"].isin(["tie", "tie (bothbad)"]).any())
+    has_ties = bool(df["winner"].isin([TIE, TIE_BOTHBAD]).any())
     if model == "bt" and options.get("ties", "half") == "half" and has_ties:
         graded = {b.meta.get("graded") for b in boards}
         if graded <= {None, "arena-hard", "ignore"}:

@@ -42,6 +42,7 @@ from referee.ranking.cells import model_index
 from referee.ranking.fit import Fit, centre, model_cov
 from referee.ranking.ties import (
     Terms,
+    TermValues,
     TieModel,
     assemble_matrix,
     assemble_vector,
@@ -113,7 +114,8 @@ def _headers(buf: np.ndarray, lines: _Lines) -> np.ndarray:
         alive &= buf[p + j] == HASH
         run += alive
     ok = (run <= 6) & (buf[p + np.minimum(run, 6)] == SPACE)
-    return cand[ok]
+    result: np.ndarray = cand[ok]
+    return result
 
 
 def _lists(buf: np.ndarray, lines: _Lines) -> np.ndarray:
@@ -139,7 +141,7 @@ def _delimited(buf: np.ndarray, lines: _Lines, delim: int) -> np.ndarray:
     if pos.size == 0:
         return pos
     brk = np.flatnonzero(np.diff(pos) != 1) + 1
-    rs = pos[np.concatenate([[0], brk])]
+    rs: np.ndarray = pos[np.concatenate([[0], brk])]
     k = np.diff(np.concatenate([np.concatenate([[0], brk]), [pos.size]]))
     line = lines.of(rs)
     keep = ~lines.code[line]
@@ -161,7 +163,8 @@ def _delimited(buf: np.ndarray, lines: _Lines, delim: int) -> np.ndarray:
     alternate = opens[root_idx] ^ ((idx - root_idx) % 2 == 1)
     opens[chained] = text[chained] & alternate[chained]
     closes = link & (k >= 2) & np.concatenate([[False], opens[:-1]])
-    return rs[closes]
+    result: np.ndarray = rs[closes]
+    return result
 
 
 def _count_chunk(part: pd.Series) -> dict[str, np.ndarray]:
@@ -203,7 +206,8 @@ def normalised_difference(fa: np.ndarray, fb: np.ndarray) -> np.ndarray:
     """``(a − b) / (a + b)``, 0 where both are 0."""
     fa, fb = np.asarray(fa, dtype=float), np.asarray(fb, dtype=float)
     tot = fa + fb
-    return np.divide(fa - fb, tot, out=np.zeros_like(tot), where=tot != 0)
+    result: np.ndarray = np.divide(fa - fb, tot, out=np.zeros_like(tot), where=tot != 0)
+    return result
 
 
 def standardise(x: np.ndarray) -> np.ndarray:
@@ -406,7 +410,7 @@ class _RowModel:
 def _logistic_terms(y: np.ndarray) -> Terms:
     """Bernoulli (quasi-)log-likelihood ``y·d − log(1 + e^d)`` of a score ``y`` ∈ [0, 1]."""
 
-    def terms(d: np.ndarray, phi: np.ndarray, derivs: bool) -> tuple:
+    def terms(d: np.ndarray, phi: np.ndarray, derivs: bool) -> TermValues:
         ll = y * d - np.logaddexp(0.0, d)
         if not derivs:
             return ll, None, None

@@ -41,7 +41,9 @@ from referee.schema import A_WINS, B_WINS
 
 #: per-cell terms: (d, phi, derivs) -> (loglik (K,), grad (K, 1+q), hess (K, 1+q, 1+q)),
 #: derivatives taken with respect to the local parameters (d, φ_1, …, φ_q).
-Terms = Callable[[np.ndarray, np.ndarray, bool], tuple[np.ndarray, np.ndarray | None, np.ndarray | None]]
+#: per-cell log-likelihoods, and (when asked for) their first and second derivatives in (d, φ)
+TermValues = tuple[np.ndarray, np.ndarray | None, np.ndarray | None]
+Terms = Callable[[np.ndarray, np.ndarray, bool], TermValues]
 
 
 # ----------------------------------------------------------------------------- per-cell terms
@@ -56,7 +58,7 @@ def _symmetric(k: int, n: int, entry: Callable[[int, int], np.ndarray]) -> np.nd
 
 def softmax_terms(
     d: np.ndarray, phi: np.ndarray, cat: np.ndarray, design: np.ndarray, derivs: bool = True
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+) -> TermValues:
     """Log-probabilities of a multinomial logit whose utilities are linear in (d, φ).
 
     ``u_c = design[c] · (d, φ)`` and ``P(c) = softmax(u)_c``; ``cat`` is each cell's
@@ -99,7 +101,8 @@ def softmax_terms(
 
 def _log_expit(x: np.ndarray) -> np.ndarray:
     """``log σ(x)``, stable for any x including ±inf (faster than scipy's ``log_expit``)."""
-    return -(np.log1p(np.exp(-np.abs(x))) + np.maximum(-x, 0.0))
+    result: np.ndarray = -(np.log1p(np.exp(-np.abs(x))) + np.maximum(-x, 0.0))
+    return result
 
 
 def cumulative_terms(
@@ -109,7 +112,7 @@ def cumulative_terms(
     cut_matrix: np.ndarray,
     cut_offset: np.ndarray,
     derivs: bool = True,
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+) -> TermValues:
     """Cumulative-logit log-probabilities ``log[σ(c_j − d) − σ(c_{j−1} − d)]``.
 
     Category ``j`` of ``J`` lies between cut-points ``c_{j−1} < c_j`` (``c_0 = −∞``,
@@ -216,7 +219,8 @@ def solve_step(info: np.ndarray, grad: np.ndarray, m: int) -> np.ndarray:
     try:
         return np.linalg.solve(sys, grad)
     except np.linalg.LinAlgError:
-        return np.linalg.lstsq(sys, grad, rcond=None)[0]
+        result: np.ndarray = np.linalg.lstsq(sys, grad, rcond=None)[0]
+        return result
 
 
 def _finite(cov: np.ndarray) -> np.ndarray | None:
@@ -333,6 +337,7 @@ def newton_cells(
     def derivatives(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         d, phi = unpack(x)
         _, g, h = terms(d, phi, True)
+        assert g is not None and h is not None  # derivs=True: the terms return both derivatives
         g, h = g[:, idx], h[:, idx][:, :, idx]
         grad = assemble_vector(a, b, m, w[:, None] * g)
         grad[:m] -= prior * x[:m]
@@ -438,7 +443,7 @@ def davidson_model(y: np.ndarray, w: np.ndarray) -> TieModel:
     design = _DAVIDSON_TIES if has_ties else _DAVIDSON_NO_TIES
     phi0 = np.array([np.log(2 * min(t, 0.999) / (1 - min(t, 0.999)))]) if has_ties else np.zeros(0)
 
-    def terms(d: np.ndarray, phi: np.ndarray, derivs: bool) -> tuple:
+    def terms(d: np.ndarray, phi: np.ndarray, derivs: bool) -> TermValues:
         return softmax_terms(d, phi, cat, design, derivs)
 
     return TieModel(terms, phi0, "davidson", "log_nu" if has_ties else None, 0.0)
@@ -471,7 +476,7 @@ def rao_kupper_model(y: np.ndarray, w: np.ndarray) -> TieModel:
         cat = np.where(y == B_WINS, 0, 1)
         cmat, c0, phi0 = np.zeros((1, 0)), np.zeros(1), np.zeros(0)
 
-    def terms(d: np.ndarray, phi: np.ndarray, derivs: bool) -> tuple:
+    def terms(d: np.ndarray, phi: np.ndarray, derivs: bool) -> TermValues:
         return cumulative_terms(d, phi, cat, cmat, c0, derivs)
 
     return TieModel(terms, phi0, "rao_kupper", "tau" if has_ties else None, 1.0)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -64,7 +65,7 @@ def sandwich_intervals(fit: Fit, level: float = 0.95) -> Intervals:
     if fit.cov is None:
         raise InputError(
             f"the {fit.method!r} fit has no covariance on these comparisons (too few, or degenerate for its "
-            "covariates): collect more, or use --ci bootstrap",
+            "covariates): collect more, or use `ci='bootstrap'`",
             field="ci",
         )
     se = np.sqrt(np.clip(np.diag(fit.cov), 0.0, None))
@@ -72,7 +73,7 @@ def sandwich_intervals(fit: Fit, level: float = 0.95) -> Intervals:
     return Intervals("sandwich", level, se, fit.theta - z * se, fit.theta + z * se, cov=fit.cov)
 
 
-def percentile_intervals(fit: Fit, samples: np.ndarray, level: float = 0.95, **meta) -> Intervals:
+def percentile_intervals(fit: Fit, samples: np.ndarray, level: float = 0.95, **meta: Any) -> Intervals:
     """Percentile bootstrap intervals from centred bootstrap samples (NaN rows = failed rounds)."""
     ok = np.all(np.isfinite(samples), axis=1)
     used = samples[ok]
@@ -423,7 +424,8 @@ def simultaneous_draws(fit: Fit, intervals: Intervals, draws: int = 4000, seed: 
     cov = intervals.cov if intervals.cov is not None else np.diag(intervals.se**2)
     vals, vecs = np.linalg.eigh(cov)
     root = vecs * np.sqrt(np.clip(vals, 0.0, None))
-    return fit.theta + rng.standard_normal((draws, fit.theta.size)) @ root.T
+    result: np.ndarray = fit.theta + rng.standard_normal((draws, fit.theta.size)) @ root.T
+    return result
 
 
 def rank_intervals(

@@ -4,36 +4,48 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from referee.report import audit_svg as svg
-from referee.report.audit_text import describe
+from referee.report import charts
+from referee.report.audit_text import audit_method
 from referee.report.html import environment
 
 if TYPE_CHECKING:
     from referee.report.data import AuditData
 
-#: (key, header) of the metric table; keys under details are dotted
-COLUMNS: tuple[tuple[str, str], ...] = (
-    ("accuracy", "accuracy"),
-    ("accuracy_order1", "acc. order 1"),
-    ("accuracy_order2", "acc. order 2"),
-    ("accuracy_both_orders", "acc. both orders"),
-    ("kappa", "Cohen κ"),
-    ("alpha", "Kripp. α"),
-    ("details.agreement_no_ties", "agree w/o ties"),
-    ("details.agreement", "agree w/ ties"),
-    ("details.human_baseline", "human baseline"),
-    ("position_consistency", "position consistency"),
-    ("first_position_rate", "first-shown wins"),
-    ("prefer_longer_rate", "prefers longer"),
-    ("length_slope", "length slope"),
-    ("self_preference", "self-preference"),
-    ("transitivity_violation_rate", "intransitive triads"),
-    ("score_comparison_inconsistency", "score–comparison"),
-    ("prob_order_inconsistency", "P order-inconsistency"),
-    ("ece", "ECE vs gold"),
-    ("brier", "Brier vs gold"),
-)
+#: the metric tables: (id, title, ((key, header), ...)); keys under details are dotted.  Three
+#: narrow tables rather than one wide one, so that the page fits a 1280-px screen.
+GROUPS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
+    ("audit", "Agreement with gold labels", (
+        ("accuracy", "accuracy"),
+        ("accuracy_order1", "acc. order 1"),
+        ("accuracy_order2", "acc. order 2"),
+        ("accuracy_both_orders", "acc. both orders"),
+        ("details.agreement_no_ties", "agree w/o ties"),
+        ("details.agreement", "agree w/ ties"),
+        ("kappa", "Cohen κ"),
+        ("alpha", "Kripp. α"),
+        ("details.human_baseline", "human baseline"),
+    )),
+    ("audit-bias", "Position, length and self-preference biases", (
+        ("position_consistency", "position consistency"),
+        ("first_position_rate", "first-shown wins"),
+        ("prefer_longer_rate", "prefers longer"),
+        ("prefer_longer_excess", "prefers longer − reference"),
+        ("length_slope", "length slope"),
+        ("self_preference", "self-preference"),
+    )),
+    ("audit-consistency", "Consistency and calibration", (
+        ("transitivity_violation_rate", "intransitive triads"),
+        ("score_comparison_inconsistency", "score–comparison"),
+        ("prob_order_inconsistency", "P order-inconsistency"),
+        ("ece", "ECE vs gold"),
+        ("brier", "Brier vs gold"),
+    )),
+)  # fmt: skip
+#: (key, header) of every metric in the tables
+COLUMNS: tuple[tuple[str, str], ...] = tuple(c for _, _, cols in GROUPS for c in cols)
 MAX_LINES = 10
+#: the most raters the agreement heatmap shows (the first ones, with a note saying so)
+HEATMAP_RATERS = 150
 
 
 def _cell(m: dict[str, Any] | None) -> dict[str, str] | None:
@@ -43,21 +55,29 @@ def _cell(m: dict[str, Any] | None) -> dict[str, str] | None:
     return {"value": f"{m['value']:.3f}", "ci": ci, "n": f"{m['n']:,}" if isinstance(m.get("n"), int) else str(m.get("n"))}
 
 
-def _interval(report: AuditData, key: str, title: str, band: Any = None, domain=(0.0, 1.0), ref=None) -> str:
-    names, vals, lows, highs = [], [], [], []
+def _interval(report: AuditData, key: str, title: str, band: tuple[float | None, float | None] | None = None,
+              domain: tuple[float, float] = (0.0, 1.0), ref: float | None = None) -> str:
+    """One row per judge that has the metric: value and interval over the no-defect ``band``."""
+    names: list[str] = []
+    vals: list[float | None] = []
+    lows: list[float | None] = []
+    highs: list[float | None] = []
     for j in report.judges:
         m = report.metric(j, key)
         if not m or m.get("value") is None:
             continue
         names.append(j)
-        vals.append(m["value"])
-        lows.append(m.get("ci_low"))
-        highs.append(m.get("ci_high"))
+        vals.append(float(m["value"]))
+        lows.append(_opt(m.get("ci_low")))
+        highs.append(_opt(m.get("ci_high")))
     if not names:
         return ""
-    lo = min([domain[0], *[x for x in lows if x is not None], *vals])
-    hi = max([domain[1], *[x for x in highs if x is not None], *vals])
-    return svg.interval_chart(names, vals, lows, highs, band=band, domain=(lo, hi), reference=ref, title=title)
+    return charts.interval_plot(names, vals, lows, highs, band=band, domain=domain, reference=ref, title=title,
+                                value_labels=True)
+
+
+def _opt(x: Any) -> float | None:
+    return None if x is None else float(x)
 
 
 def _charts(report: AuditData) -> list[dict[str, str]]:
@@ -76,7 +96,7 @@ def _charts(report: AuditData) -> list[dict[str, str]]:
     bars = ""
     if pos_judges:
         sh = {j: report.judges[j]["details"]["position"]["shares"] for j in pos_judges}
-        bars = svg.stacked_bars(
+        bars = charts.stacked_bars(
             pos_judges,
             [("first shown wins", [sh[j]["first_shown_wins"] for j in pos_judges], "#1f77b4"),
              ("tie", [sh[j]["tie"] for j in pos_judges], "#bbbbbb"),
@@ -99,11 +119,12 @@ def _charts(report: AuditData) -> list[dict[str, str]]:
     curves = {j: c for j, c in curves.items() if c}
     section(
         "Length bias",
-        svg.line_chart(curves, title="Length-bias curve: P(first shown wins) by length difference",
+        charts.line_chart(curves, title="Length-bias curve: P(first shown wins) by length difference",
                        xlabel="length of first − second response (characters)", ylabel="P(first shown wins)",
                        hline=0.5) if curves else "",
-        _interval(report, "prefer_longer_rate", f"P(longer response wins | decisive), {level}% CI",
-                  bands.get("prefer_longer_rate"), ref=0.5),
+        _interval(report, "prefer_longer_excess",
+                  f"P(longer wins | judge) − P(longer wins | reference) on the same rows, {level}% CI",
+                  bands.get("prefer_longer_excess"), ref=0.0),
     )
     rel = {j: [(b["p_mean"], b["observed"], b["n"]) for b in
                report.judges[j]["details"].get("calibration", {}).get("reliability_diagram", [])]
@@ -111,7 +132,7 @@ def _charts(report: AuditData) -> list[dict[str, str]]:
     rel = {j: r for j, r in rel.items() if r}
     section(
         "Calibration",
-        svg.line_chart(rel, title="Reliability diagram (equal-mass bins)", xlabel="mean predicted P(first shown wins)",
+        charts.line_chart(rel, title="Reliability diagram (equal-mass bins)", xlabel="mean predicted P(first shown wins)",
                        ylabel="observed frequency", xdom=(0.0, 1.0), diagonal=True) if rel else "",
         _interval(report, "ece", f"Expected calibration error against gold labels, {level}% CI", bands.get("ece")),
         note="Calibration is measured against gold labels only; judges without gold get no ECE or Brier "
@@ -122,16 +143,16 @@ def _charts(report: AuditData) -> list[dict[str, str]]:
         by = report.judges[j]["details"].get("accuracy_by_category") or {}
         if by:
             names = list(by)
-            cats.append(svg.interval_chart(
-                names, [by[c]["value"] for c in names], [by[c]["ci_low"] for c in names],
-                [by[c]["ci_high"] for c in names], title=f"{j}: accuracy by category, {level}% CI"))
+            cats.append(charts.interval_plot(
+                names, [_opt(by[c]["value"]) for c in names], [_opt(by[c]["ci_low"]) for c in names],
+                [_opt(by[c]["ci_high"]) for c in names], domain=(0.0, 1.0), value_labels=True,
+                title=f"{j}: accuracy by category, {level}% CI"))
     section("Accuracy by category", *cats)
-    mat = report.agreement_matrix or {}
-    if mat.get("labels") and 1 < len(mat["labels"]) <= 40:
-        section("Agreement across judges and humans",
-                svg.heatmap(mat["labels"], mat["values"], title="Exact agreement (%) on shared items"),
-                note="Off the diagonal: agreement between two judges on the items both saw. Diagonal: agreement "
-                     "between a judge's own verdicts on one item (both orders, or several annotators).")
+    heat, heat_note = agreement_heatmap(report)
+    section("Agreement across judges and humans", heat,
+            note=(heat_note + " " if heat_note else "") + "Off the diagonal: agreement between two judges on the "
+            "items both saw. Diagonal: agreement between a judge's own verdicts on one item (both orders, or "
+            "several annotators).")
     section("Self-preference", _interval(report, "self_preference", f"Self-preference (own − others), {level}% CI",
                                          bands.get("self_preference"), domain=(-0.2, 0.2), ref=0.0))
     hists = []
@@ -139,24 +160,55 @@ def _charts(report: AuditData) -> list[dict[str, str]]:
         ct = report.judges[j]["details"].get("central_tendency")
         if ct and ct.get("histogram"):
             h = ct["histogram"]
-            hists.append(svg.bar_chart([b["value"] for b in h], [b["count"] for b in h],
+            hists.append(charts.bar_chart([b["value"] for b in h], [b["count"] for b in h],
                                        title=f"{j}: ratings", xlabel="score"))
     section("Central tendency of pointwise scores", *hists)
     return out
 
 
+def agreement_heatmap(report: AuditData, limit: int | None = None) -> tuple[str, str]:
+    """The exact-agreement heatmap of every pair of raters (judges and gold annotators) and a note
+    on what it leaves out: cells shrink as raters are added, and above ``limit`` raters only the
+    first ``limit`` (default :data:`HEATMAP_RATERS`) are drawn, which the note says.  ``("", "")``
+    with fewer than two raters."""
+    limit = HEATMAP_RATERS if limit is None else limit
+    mat = report.agreement_matrix or {}
+    labels = [str(x) for x in mat.get("labels") or []]
+    if len(labels) < 2:
+        return "", ""
+    note = ""
+    if len(labels) > limit:
+        note = f"Showing the first {limit} of {len(labels)} raters; hover over a cell for its pair and value."
+        labels = labels[:limit]
+    values = [[_opt(v) for v in row[: len(labels)]] for row in mat["values"][: len(labels)]]
+    cell = charts.heatmap_cell(len(labels), largest=34)
+    return charts.heatmap(labels, values, title="Exact agreement (%) on shared items", colour=charts.sequential,
+                          diagonal=True, cell=cell, numbers=cell >= 22), note
+
+
+def metric_tables(report: AuditData) -> list[dict[str, Any]]:
+    """The metric tables of :data:`GROUPS`: ``{"id", "title", "headers", "rows"}``, one row per
+    judge with its name, counts (first table only) and ``(cell, metric key, flagged)`` cells."""
+    tables = []
+    for k, (table_id, title, cols) in enumerate(GROUPS):
+        rows = []
+        for j, d in report.judges.items():
+            flagged = {f["metric"] for f in d["flags"]}
+            cells = [(_cell(report.metric(j, key)), key.split(".")[-1] in flagged) for key, _ in cols]
+            rows.append({"judge": j, "counts": (f"{d['n']:,}", f"{d['aligned']:,}") if k == 0 else (),
+                         "cells": cells})
+        tables.append({"id": table_id, "title": title, "rows": rows,
+                       "headers": (["n", "aligned"] if k == 0 else []) + [h for _, h in cols]})
+    return tables
+
+
 def audit_html(report: AuditData, title: str = "referee audit") -> str:
     """Render the audit as one HTML page (inline CSS and SVG only)."""
-    rows = []
-    for j, d in report.judges.items():
-        rows.append({"judge": j, "n": d["n"], "aligned": d["aligned"], "flagged": {f["metric"] for f in d["flags"]},
-                     "cells": [(_cell(report.metric(j, k)), k.split(".")[-1]) for k, _ in COLUMNS]})
     return environment().get_template("audit.html.j2").render(
         title=title,
-        description=describe(report.meta),
+        description=audit_method(report.meta),
         flags=report.flags,
-        headers=[h for _, h in COLUMNS],
-        rows=rows,
+        tables=metric_tables(report),
         charts=_charts(report),
         notes=report.meta.get("notes") or [],
         meta=report.meta,

@@ -32,7 +32,10 @@ def fmt_metric(m: dict[str, Any] | None, digits: int = 3, pct: bool = False) -> 
     """'0.856 [0.832, 0.879]' (or percentages), '–' when missing."""
     if not m or m.get("value") is None:
         return "–"
-    f = (lambda x: f"{100 * x:.1f}%") if pct else (lambda x: f"{x:.{digits}f}")
+
+    def f(x: float) -> str:
+        return f"{100 * x:.1f}%" if pct else f"{x:.{digits}f}"
+
     if m.get("ci_low") is None:
         return f(m["value"])
     return f"{f(m['value'])} [{f(m['ci_low'])}, {f(m['ci_high'])}]"
@@ -50,7 +53,7 @@ def agreement_legend(meta: dict[str, Any]) -> str:
             "win / loss / tie over every pair (MT-Bench's 'with ties').")
 
 
-def describe(meta: dict[str, Any]) -> str:
+def audit_method(meta: dict[str, Any]) -> str:
     """One sentence on how the audit was computed."""
     a = meta.get("alignment", {})
     parts = [f"{a.get('verdicts', '?')} verdicts"]
@@ -63,4 +66,4 @@ def describe(meta: dict[str, Any]) -> str:
     return "; ".join(parts) + "."
 
 
-__all__ = ["SUMMARY", "agreement_legend", "describe", "fmt_metric", "scored_against_gold"]
+__all__ = ["SUMMARY", "agreement_legend", "audit_method", "fmt_metric", "scored_against_gold"]

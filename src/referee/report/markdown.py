@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -33,7 +33,7 @@ def leaderboard_markdown(board: BoardData) -> str:
         row = [
             str(r.rank),
             f"{r.rank_low}–{r.rank_high}",
-            r.model,
+            str(r.model),
             _fmt(r.rating),
             f"{_fmt(r.ci_low)} – {_fmt(r.ci_high)}",
             _fmt(r.battles, 0),
@@ -44,11 +44,11 @@ def leaderboard_markdown(board: BoardData) -> str:
             row += [_fmt(r.lc_win_rate, 2), _fmt(getattr(r, "lc_win_rate_se", None), 2)]
         lines.append("| " + " | ".join(row) + " |")
     m = board.meta
-    lines += ["", f"Method: {describe(m)}", ""]
+    lines += ["", f"Method: {leaderboard_method(m)}", ""]
     return "\n".join(lines)
 
 
-def describe(meta: dict) -> str:
+def leaderboard_method(meta: dict[str, Any]) -> str:
     """One sentence saying how the leaderboard was computed."""
     parts = [f"{meta.get('method')} fit on {meta.get('n_comparisons')} comparisons"]
     parts.append(f"ties: {meta.get('ties')}")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from referee.report.markdown import describe, leaderboard_markdown
+from referee.report.markdown import leaderboard_markdown, leaderboard_method
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -74,7 +74,7 @@ def _html_table(head: list[str], rows: list[list[str]], model_col: int = 0) -> s
 
 
 def _board_html(board: BoardData) -> str:
-    from referee.report.svg import forest_plot
+    from referee.report.html import forest_plot
 
     t = board.table
     rows = [
@@ -83,12 +83,9 @@ def _board_html(board: BoardData) -> str:
         for r in t.itertuples(index=False)
     ]
     table = _html_table(["rank", "rank interval", "model", "rating", "95% CI", "battles"], rows, model_col=2)
-    plot = forest_plot(
-        list(t["model"]), t["rating"].to_numpy(dtype=float), t["ci_low"].to_numpy(dtype=float),
-        t["ci_high"].to_numpy(dtype=float),
-    )
+    plot = forest_plot(board)
     notes = "".join(f'<p class="note">{escape(n)}</p>' for n in board.meta.get("notes") or [])
-    return f'{notes}<p class="meta">{escape(describe(board.meta))}</p>{table}{plot}'
+    return f'{notes}<p class="meta">{escape(leaderboard_method(board.meta))}</p>{table}{plot}'
 
 
 def segments_html(seg: SegmentedData) -> str:
@@ -131,7 +128,7 @@ def print_segments(seg: SegmentedData, console: Console | None = None, top: int 
     for model, row in wide.iterrows():
         table.add_row(str(model), *[_cell(row, key, interval=False) for _, key in cols])
     console.print(table)
-    console.print(f"[dim]{describe(seg.overall.meta)}[/dim]")
+    console.print(f"[dim]{leaderboard_method(seg.overall.meta)}[/dim]")
     if seg.where:
         console.print("[dim]rows: " + " and ".join(f"{c}={v}" for c, v in seg.where) + "[/dim]")
     console.print(lr_summary(seg.test))

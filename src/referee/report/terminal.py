@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import math
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from referee.report.markdown import describe
+from referee.report.markdown import leaderboard_method
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -15,7 +14,15 @@ if TYPE_CHECKING:
 
 
 def _num(x: float, digits: int = 1) -> str:
-    return "–" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
+    return "–" if not math.isfinite(x) else f"{x:.{digits}f}"
+
+
+def _float(x: Any) -> float:
+    """A table value as a float: missing (None, NaN, NA) → NaN."""
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def print_leaderboard(board: BoardData, console: Console | None = None, top: int | None = None) -> None:
@@ -49,22 +56,25 @@ def print_leaderboard(board: BoardData, console: Console | None = None, top: int
     if has_lc:
         table.add_column("LC win rate", justify="right")
         table.add_column("± se", justify="right")
-    for r in t.itertuples(index=False):
-        ci = "–" if not np.isfinite(r.ci_low) else f"{r.ci_low:.1f} – {r.ci_high:.1f}"
-        row = [str(r.rank), f"{r.rank_low}–{r.rank_high}", str(r.model), _num(r.rating), ci]
-        if has_truth:
-            row.append(_num(float(board.truth.get(r.model, np.nan))))
-        row.append(f"{r.battles:,.0f}")
+    truth = board.truth
+    for r in t.to_dict(orient="records"):
+        low, high = _float(r["ci_low"]), _float(r["ci_high"])
+        ci = "–" if not math.isfinite(low) else f"{low:.1f} – {high:.1f}"
+        row = [str(r["rank"]), f"{r['rank_low']}–{r['rank_high']}", str(r["model"]), _num(_float(r["rating"])), ci]
+        if truth is not None:
+            row.append(_num(_float(truth.get(r["model"], math.nan))))
+        battles = _float(r["battles"])
+        row.append(f"{battles:,.0f}")
         if has_base:
-            row += [_num(r.win_rate_vs_baseline, 2), _num(r.win_rate_se, 2)]
+            row += [_num(_float(r["win_rate_vs_baseline"]), 2), _num(_float(r["win_rate_se"]), 2)]
         else:
-            rate = (r.wins + 0.5 * r.ties) / r.battles if r.battles else np.nan
+            rate = (_float(r["wins"]) + 0.5 * _float(r["ties"])) / battles if battles else math.nan
             row.append(_num(100 * rate, 1) + "%")
         if has_lc:
-            row += [_num(r.lc_win_rate, 2), _num(getattr(r, "lc_win_rate_se", np.nan), 2)]
+            row += [_num(_float(r["lc_win_rate"]), 2), _num(_float(r.get("lc_win_rate_se")), 2)]
         table.add_row(*row)
     console.print(table)
-    console.print(f"[dim]{describe(board.meta)}[/dim]")
+    console.print(f"[dim]{leaderboard_method(board.meta)}[/dim]")
     dropped = board.meta.get("dropped") or {}
     for reason, count in dropped.items():
         console.print(f"[yellow]dropped {count:,} rows: {reason.replace('_', ' ')}[/yellow]")

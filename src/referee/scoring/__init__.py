@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from referee.scoring.base import Scorer
 
-if TYPE_CHECKING:
-    from referee.scoring.rm import TrainReport
+if TYPE_CHECKING:  # the lazy names below, typed for type checkers
+    from referee.scoring.api import load_scorer, score
+    from referee.scoring.rm import TrainReport, train_rm
 
 __all__ = ["Scorer", "TrainReport", "load_scorer", "score", "train_rm"]
 

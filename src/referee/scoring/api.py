@@ -1,118 +1,54 @@
-"""``load_scorer(spec)`` and ``score(outputs, scorer)``: the scores table from any scorer."""
+"""``load_scorer(spec)`` and ``score(outputs, scorer)``: the scores table from any scorer.
+
+``score`` reads model outputs (the formats of ``referee judge --outputs``) and preference-pair
+files (TRL ``prompt/chosen/rejected``, HH-RLHF dialogues and the other sets
+:mod:`referee.io.pairs` reads).  Of a pair file it scores both responses of every pair, each
+row named as the pairs reader names the pair's sides (``model`` = ``chosen`` / ``rejected``,
+``prompt_id`` = the prompt's hash, ``response`` = the text), so the table is what
+``referee audit scores.jsonl --kind reward-model --gold pairs.jsonl`` matches to the same pairs
+(by ``prompt_id`` and response text).
+"""
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from referee.errors import InputError
 from referee.scoring.base import Scorer
+from referee.scoring.local import SCORE_COLUMNS, SPECS, is_pair_file, load_scorer, pair_responses, score_table
 
-SPECS = "length | length:tokens | rm:DIR | hf:PATH | dpo:POLICY,REF"
-SCORE_COLUMNS = ["prompt_id", "model", "response", "scorer", "score"]
-
-
-def load_scorer(spec: str | Scorer, **kwargs: Any) -> Scorer:
-    """A scorer from its spec: ``length``, ``length:tokens``, ``rm:DIR``, ``hf:PATH``, ``dpo:POLICY,REF[,...]``.
-
-    A :class:`~referee.scoring.base.Scorer` instance is returned unchanged.  ``kwargs`` go to the
-    scorer's constructor (e.g. ``cache_dir`` for ``rm:``, ``batch_size`` / ``device`` for ``hf:``).
-    """
-    if not isinstance(spec, str):
-        if hasattr(spec, "score"):
-            return spec
-        raise InputError(f"not a scorer spec: {spec!r}; expected {SPECS}", field="scorer")
-    kind, _, rest = spec.strip().partition(":")
-    if kind == "length":
-        from referee.scoring.length import LengthScorer
-
-        if rest not in ("", "chars", "tokens"):
-            raise InputError(f"unknown length unit in {spec!r}; expected length or length:tokens", field="scorer")
-        return LengthScorer(rest or "chars")
-    if kind in ("rm", "hf") and not rest:
-        raise InputError(f"{kind}: needs a path, e.g. {kind}:models/rm", field="scorer")
-    if kind == "rm":
-        from referee.scoring.rm import RMScorer
-
-        return RMScorer(Path(rest).expanduser(), **kwargs)
-    if kind == "hf":
-        from referee.scoring.hf import HFScorer
-
-        return HFScorer(rest, **kwargs)
-    if kind == "dpo":
-        from referee.scoring import dpo
-
-        return dpo.from_spec(spec, **kwargs)
-    raise InputError(f"unknown scorer {spec!r}; expected {SPECS}", field="scorer")
-
-
-def _outputs(outputs: Any, questions: Any = None) -> pd.DataFrame:
-    if isinstance(outputs, pd.DataFrame):
-        df = outputs.copy()
-    elif isinstance(outputs, list) and outputs and isinstance(outputs[0], dict):
-        df = pd.DataFrame(outputs)
-    else:
-        from referee.io.outputs import read_outputs
-
-        df = read_outputs(outputs, questions=questions)
-    for col in ("response",):
-        if col not in df.columns:
-            raise InputError("outputs to score need a 'response' column", field=col)
-    if "prompt" not in df.columns:
-        df["prompt"] = ""
-    if "prompt_id" not in df.columns:
-        from referee.io.gold import text_id
-
-        df["prompt_id"] = df["prompt"].fillna("").astype(str).map(text_id)
-    if "model" not in df.columns:
-        df["model"] = None
-    return df
+__all__ = ["SCORE_COLUMNS", "SPECS", "is_pair_file", "load_scorer", "pair_responses", "score", "score_table"]
 
 
 def score(outputs: Any, scorer: str | Scorer = "length", *, questions: Any = None,
-          progress: Callable[[int, int], None] | None = None, **kwargs: Any) -> pd.DataFrame:
+          progress: Callable[[int, int], None] | None = None, ray: str | None = None,
+          parts_dir: str | Path | None = None, replicas: int = 1, num_cpus: float = 1.0,
+          num_gpus: float = 0.0, **kwargs: Any) -> pd.DataFrame:
     """Score model outputs: the scores table ``prompt_id, model, response, scorer, score``.
 
     ``outputs``: files / globs / directories in the formats of ``referee judge --outputs``
-    (AlpacaEval, Arena-Hard, FastChat, generic ``prompt/model/response``), a DataFrame or a
-    list of records.  ``attrs["notes"]`` says what was adjusted (empty responses, truncations).
+    (AlpacaEval, Arena-Hard, FastChat, generic ``prompt/model/response``) or preference-pair
+    files (TRL ``prompt/chosen/rejected``, HH-RLHF, HHH, RM-Bench, EvalBiasBench: both responses
+    of every pair, ``model`` = ``chosen`` / ``rejected``; see the module docstring), a DataFrame or
+    a list of records (a comparisons table with ``response_a`` / ``response_b`` and no
+    ``response``: both sides, by :func:`pair_responses`).  ``attrs["notes"]`` says what was
+    adjusted (empty responses, truncations) and how many pairs each pair file held.
+
+    ``ray`` (``"auto"``, ``HOST:PORT``, ``ray://…``): score on that Ray cluster instead, one task
+    per input file on ``replicas`` actors (each with ``num_cpus`` CPUs and ``num_gpus``
+    GPUs) holding the scorer, the parts kept in ``parts_dir`` (default ``scores.parts``) so a rerun
+    skips finished files (:func:`referee.scoring.distributed.score_on_ray`; ``scorer`` is a spec).
     """
-    sc = load_scorer(scorer, **kwargs)
-    df = _outputs(outputs, questions)
-    prompts = df["prompt"].fillna("").astype(str).tolist()
-    responses = df["response"].fillna("").astype(str).tolist()
-    if progress is not None and _takes_progress(sc):
-        vals = sc.score(prompts, responses, progress=progress)
-    else:
-        vals = sc.score(prompts, responses)
-    vals = np.asarray(vals, dtype=float)
-    if vals.shape != (len(df),):
-        raise RuntimeError(f"scorer {sc.name} returned {vals.shape} scores for {len(df)} responses")
-    notes = list(df.attrs.get("notes", [])) if hasattr(df, "attrs") else []
-    empty = sum(not r.strip() for r in responses)
-    if empty:
-        notes.append(f"{empty} empty responses scored as they are")
-    truncated = int(getattr(sc, "truncated", 0) or 0)
-    if truncated:
-        notes.append(f"{truncated} inputs longer than the model's maximum truncated from the left")
-        warnings.warn(notes[-1], stacklevel=2)
-    out = pd.DataFrame({"prompt_id": df["prompt_id"].astype(str).values, "model": df["model"].values,
-                        "response": responses, "scorer": sc.name, "score": vals})
-    if "prompt" in df.columns:
-        out.insert(1, "prompt", prompts)
-    out.attrs = {"notes": notes, "scorer": sc.name, "truncated": truncated}
-    return out
+    if ray is not None:
+        from referee.scoring.distributed import score_on_ray
 
-
-def _takes_progress(sc: Any) -> bool:
-    import inspect
-
-    try:
-        return "progress" in inspect.signature(sc.score).parameters
-    except (TypeError, ValueError):
-        return False
+        if not isinstance(scorer, str):
+            raise InputError("`ray` needs the scorer as a spec (e.g. 'rm:DIR'): each Ray actor loads its own copy",
+                             field="scorer")
+        return score_on_ray(outputs, scorer, ray, parts_dir=parts_dir or "scores.parts", questions=questions,
+                            replicas=replicas, num_cpus=num_cpus, num_gpus=num_gpus, **kwargs)
+    return score_table(outputs, scorer, questions=questions, progress=progress, **kwargs)

@@ -13,7 +13,7 @@ shows), ``rm:DIR`` (a referee embedding reward model trained by ``referee train-
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -27,4 +27,14 @@ class Scorer(Protocol):
 
     def score(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
         """One float per (prompt, response) pair, higher = better."""
+        ...
+
+
+class ProgressScorer(Scorer, Protocol):
+    """A scorer that also reports progress: ``progress(done, total)`` as batches finish."""
+
+    def score(
+        self, prompts: Sequence[str], responses: Sequence[str], *, progress: Callable[[int, int], None] | None = None
+    ) -> np.ndarray:
+        """As :meth:`Scorer.score`, calling ``progress`` after each batch."""
         ...

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -118,7 +117,7 @@ def best_of_n(
     if scorer is None:
         if "score" not in df.columns:
             raise InputError(
-                "no scorer given and the samples have no score column; pass --scorer", field="scorer"
+                "no scorer given and the samples have no score column; pass `scorer`", field="scorer"
             )
         scores = pd.to_numeric(df["score"], errors="coerce").to_numpy(dtype=float)
         name = str(df["scorer"].iloc[0]) if "scorer" in df.columns else "score"
@@ -180,7 +179,7 @@ def score_unique(scorer: Scorer, prompts: Sequence[str], responses: Sequence[str
 
 def summary(picked: pd.DataFrame) -> str:
     """One line: prompts, ties, scorer."""
-    a: dict[str, Any] = picked.attrs
+    a = picked.attrs
     parts = [
         f"picked the best of {picked['n_samples'].median():.0f} samples (median) for {a.get('n_prompts', len(picked))} prompts by {a.get('scorer')}"
     ]

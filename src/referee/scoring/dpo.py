@@ -101,7 +101,8 @@ class _LM:
             top = logits.max(axis=1, keepdims=True)
             lse = top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))
             picked = logits[np.arange(len(toks) - n_head), np.asarray(toks[n_head:])]
-            return picked - lse
+            result: np.ndarray = picked - lse
+            return result
 
     def close(self) -> None:
         with self._lock:

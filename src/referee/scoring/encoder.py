@@ -190,7 +190,7 @@ class Encoder:
         from transformers import AutoModel, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # transformers leaves it unannotated
         self._tok = AutoTokenizer.from_pretrained(str(self.path), local_files_only=True)
         self._model = AutoModel.from_pretrained(str(self.path), local_files_only=True).to(self.device).eval()
 
@@ -277,4 +277,5 @@ def rich_progress(label: str) -> tuple[Progress, Callable[[], None]]:
 def _read_json(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
-    return json.loads(path.read_text())
+    result: dict[str, Any] = json.loads(path.read_text())
+    return result

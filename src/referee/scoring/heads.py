@@ -40,9 +40,12 @@ class Head:
 
     def reward(self, emb: np.ndarray) -> np.ndarray:
         emb = np.asarray(emb, dtype=np.float64)
+        r: np.ndarray
         if self.kind == "linear":
-            return emb @ self.params["w"]
-        return np.tanh(emb @ self.params["W"].T + self.params["b"]) @ self.params["v"]
+            r = emb @ self.params["w"]
+        else:
+            r = np.tanh(emb @ self.params["W"].T + self.params["b"]) @ self.params["v"]
+        return r
 
 
 def _shapes(kind: str, dim: int, hidden: int) -> list[tuple[str, tuple[int, ...]]]:
@@ -60,7 +63,7 @@ def _unpack(theta: np.ndarray, shapes: list[tuple[str, tuple[int, ...]]]) -> dic
     return out
 
 
-def _loss_grad(theta: np.ndarray, kind: str, shapes, ea: np.ndarray, eb: np.ndarray, y: np.ndarray,
+def _loss_grad(theta: np.ndarray, kind: str, shapes: list[tuple[str, tuple[int, ...]]], ea: np.ndarray, eb: np.ndarray, y: np.ndarray,
                l2: float) -> tuple[float, np.ndarray]:
     p = _unpack(theta, shapes)
     n = len(y)
@@ -93,6 +96,15 @@ def accuracy(head: Head, ea: np.ndarray, eb: np.ndarray, y: np.ndarray) -> float
     return float(np.mean(np.where(y[decided] == 1, d > 0, d < 0)))
 
 
+@dataclass
+class _Best:
+    """The parameters with the best validation accuracy so far, and iterations since they improved."""
+
+    theta: np.ndarray
+    acc: float = -1.0
+    since: int = 0
+
+
 def fit(ea: np.ndarray, eb: np.ndarray, y: np.ndarray, *, kind: str = "linear", l2: float = 1e-3,
         hidden: int = 32, val: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None, max_iter: int = 300,
         patience: int = 25, seed: int = 0) -> Head:
@@ -109,7 +121,7 @@ def fit(ea: np.ndarray, eb: np.ndarray, y: np.ndarray, *, kind: str = "linear", 
         theta0 = np.concatenate([rng.normal(0, 1 / np.sqrt(dim), hidden * dim), np.zeros(hidden),
                                  rng.normal(0, 1 / np.sqrt(hidden), hidden)])
     trace: dict[str, Any] = {"best_iter": None, "best_val": None, "iters": 0}
-    best = {"theta": theta0.copy(), "acc": -1.0, "since": 0}
+    best = _Best(theta0.copy())
 
     class _Stop(Exception):
         pass
@@ -117,27 +129,27 @@ def fit(ea: np.ndarray, eb: np.ndarray, y: np.ndarray, *, kind: str = "linear", 
     def callback(xk: np.ndarray) -> None:
         trace["iters"] += 1
         if val is None:
-            best["theta"] = xk.copy()
+            best.theta = xk.copy()
             return
         acc = accuracy(Head(kind, _unpack(xk, shapes)), *val)
-        if acc > best["acc"]:
-            best.update(theta=xk.copy(), acc=acc, since=0)
+        if acc > best.acc:
+            best.theta, best.acc, best.since = xk.copy(), acc, 0
             trace["best_iter"], trace["best_val"] = trace["iters"], acc
         else:
-            best["since"] += 1
-            if best["since"] >= patience:
+            best.since += 1
+            if best.since >= patience:
                 raise _Stop
 
     try:
         res = minimize(_loss_grad, theta0, args=(kind, shapes, ea, eb, y, l2), jac=True, method="L-BFGS-B",
                        callback=callback, options={"maxiter": max_iter})
         if val is None:
-            best["theta"] = res.x
+            best.theta = res.x
         trace["converged"] = bool(res.success)
     except _Stop:
         trace["converged"] = False
         trace["stopped_early"] = True
-    theta = best["theta"]
+    theta = best.theta
     trace["train_loss"] = _loss_grad(theta, kind, shapes, ea, eb, y, 0.0)[0]
     return Head(kind, {k: v.copy() for k, v in _unpack(theta, shapes).items()},
                 {"l2": l2, "hidden": hidden if kind == "mlp" else None, **trace})

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from referee import schema
 from referee.errors import InputError, source_name
 from referee.resample import bca_interval, bootstrap, percentile_interval
 from referee.scoring.encoder import Encoder, join
@@ -43,7 +44,7 @@ from referee.scoring.heads import HEADS, Head, accuracy, fit
 
 KIND = "referee-rm"
 INTERVALS = ("bca", "percentile")
-TIES = frozenset({"tie", "tie (bothbad)"})
+TIES = frozenset(schema.TIE_LABELS)
 VAL_SHARE = 0.1
 #: the fewest pairs with a preferred side (ties do not count) that ``train_rm`` accepts: below
 #: this the held-out accuracy rests on one or two pairs and the model on almost nothing
@@ -226,7 +227,7 @@ def _group_split(pid: np.ndarray, share: float, rng: np.random.Generator) -> np.
     return np.isin(pid, groups[:k])
 
 
-def _fit_with_val(ea, eb, y, pid, *, head: str, l2: float, hidden: int, seed: int) -> Head:
+def _fit_with_val(ea: np.ndarray, eb: np.ndarray, y: np.ndarray, pid: np.ndarray, *, head: str, l2: float, hidden: int, seed: int) -> Head:
     rng = np.random.default_rng(seed + 1)
     val = _group_split(pid, VAL_SHARE, rng) if len(np.unique(pid)) >= 10 else np.zeros(len(y), bool)
     tr = ~val
@@ -234,10 +235,11 @@ def _fit_with_val(ea, eb, y, pid, *, head: str, l2: float, hidden: int, seed: in
     return fit(ea[tr], eb[tr], y[tr], kind=head, l2=l2, hidden=hidden, val=v, seed=seed)
 
 
-def _correct(h: Head, ea, eb, y) -> np.ndarray:
+def _correct(h: Head, ea: np.ndarray, eb: np.ndarray, y: np.ndarray) -> np.ndarray:
     dec = y != 0.5
     d = h.reward(ea[dec]) - h.reward(eb[dec])
-    return np.where(y[dec] == 1, d > 0, d < 0)
+    result: np.ndarray = np.where(y[dec] == 1, d > 0, d < 0)
+    return result
 
 
 # -- training ---------------------------------------------------------------------------------------
@@ -284,7 +286,7 @@ def train_rm(
     t1 = time.perf_counter()
     ea, eb = embed_pairs(df, enc, progress)
     t2 = time.perf_counter()
-    y, pid = df["y"].values, df["prompt_id"].values
+    y, pid = df["y"].to_numpy(), df["prompt_id"].to_numpy()
     notes: list[str] = []
     if dropped.get("identical_responses"):
         notes.append(f"{dropped['identical_responses']} pairs with identical chosen and rejected responses dropped")
@@ -349,7 +351,7 @@ def save_rm(head: Head, out: str | Path, *, encoder: Encoder, report: TrainRepor
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    np.savez(out / "weights.npz", **head.params)
+    np.savez(out / "weights.npz", **head.params)  # type: ignore[arg-type]  # numpy stubs: **kwds might fill allow_pickle
     config = {"kind": KIND, "referee_version": __version__, "encoder": encoder.name, "encoder_id": encoder.id,
               "max_length": encoder.max_length, "dim": int(encoder.dim), "head": head.kind,
               "hidden": head.info.get("hidden"), "l2": head.info.get("l2"),
@@ -390,7 +392,7 @@ class RMScorer:
         self.encoder = encoder or Encoder(cfg.get("encoder", "minilm"), cache_dir=cache_dir)
         self.truncated = 0
 
-    def score(self, prompts, responses, *, progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    def score(self, prompts: Sequence[str], responses: Sequence[str], *, progress: Callable[[int, int], None] | None = None) -> np.ndarray:
         texts = [join(p, r) for p, r in zip(prompts, responses, strict=True)]
         emb = self.encoder.encode(texts, progress=progress)
         self.truncated = self.encoder.truncated

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from referee.report.audit_text import SUMMARY, agreement_legend, describe, scored_against_gold
+from referee.report.audit_text import SUMMARY, agreement_legend, audit_method, scored_against_gold
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from referee.report.data import AuditData
 
 
@@ -14,7 +16,7 @@ if TYPE_CHECKING:
 WIDTH = 200
 
 
-def print_audit(report: AuditData, console: Any = None) -> None:
+def print_audit(report: AuditData, console: Console | None = None) -> None:
     """Print the flags, the headline table (accuracy beside agreement with gold without and with
     ties), what the gold columns count, the method and the notes."""
     from rich.console import Console
@@ -40,18 +42,18 @@ def print_audit(report: AuditData, console: Any = None) -> None:
     for j, d in report.judges.items():
         cells = []
         for key, _ in SUMMARY:
-            text = _compact(report.metric(j, key))
+            text = compact(report.metric(j, key))
             cells.append(f"[red]{text}[/red]" if (j, key) in flagged else text)
         table.add_row(str(j), f"{d['n']:,}", f"{d['aligned']:,}", *cells)
     console.print(table)
     if scored_against_gold(report):
         console.print(f"[dim]{agreement_legend(report.meta)}[/dim]")
-    console.print(f"[dim]{describe(report.meta)}[/dim]")
+    console.print(f"[dim]{audit_method(report.meta)}[/dim]")
     for note in report.meta.get("notes") or []:
         console.print(f"[yellow]note:[/yellow] {note}")
 
 
-def _compact(m: dict[str, Any] | None) -> str:
+def compact(m: dict[str, Any] | None) -> str:
     """'0.856 [0.832–0.880]' (three decimals, as published numbers are quoted), '–' when missing."""
     if not m or m.get("value") is None:
         return "–"
