@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -35,3 +36,17 @@ def pg_url() -> Iterator[str]:
         pytest.skip(f"{reason} (`make test` installs postgresql)")
     with postgres_server("arena") as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real two-node Ray cluster in a loopback-only network namespace (``tests/ray_cluster.py``),
+    one per test module."""
+    from ray_cluster import RayCluster
+
+    c = RayCluster(tmp_path_factory.mktemp("ray"))
+    try:
+        c.start()
+        yield c
+    finally:
+        c.stop()

@@ -25,6 +25,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 VENV_BIN = Path(sys.executable).parent
 RAY = str(VENV_BIN / "ray")
@@ -202,3 +203,13 @@ def counting_server() -> tuple[str, dict[str, int]]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{server.server_address[1]}/", counts
+
+
+def driver_json(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    """The JSON a driver script printed last (Ray may print a raylet log line to stdout after it,
+    e.g. when a node dies); the driver's output when it failed."""
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert lines, proc.stdout[-3000:] + proc.stderr[-5000:]
+    out: dict[str, Any] = json.loads(lines[-1])
+    return out

@@ -8,12 +8,11 @@ node and starts it again.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from ray_cluster import RayCluster, available
+from ray_cluster import RayCluster, available, driver_json
 from shared_data import DATA, need
 
 pytestmark = pytest.mark.skipif(available() is not None, reason=str(available()))
@@ -21,20 +20,6 @@ pytestmark = pytest.mark.skipif(available() is not None, reason=str(available())
 PRD_HUMAN = DATA / "prd-peer-rank" / "data" / "vicuna80" / "ratings-human"
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster]:
-    c = RayCluster(tmp_path_factory.mktemp("ray"))
-    try:
-        c.start()
-        yield c
-    finally:
-        c.stop()
-
-
-def _json(out: object) -> dict:
-    proc = out  # a CompletedProcess[str]
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]  # type: ignore[attr-defined]
-    return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[attr-defined]
 
 
 def _synthetic_shards(root: Path) -> Path:
@@ -100,7 +85,7 @@ def test_rank_on_two_nodes_equals_the_single_machine_rank(cluster: RayCluster, t
         (prd, {}), (prd, {"ci": "bootstrap", "rounds": 40}), (prd, {"model": "davidson", "cluster": "prompt_id"}),
         (votes, {}), (votes, {"cluster": "none", "ci": "bootstrap", "rounds": 30}), (votes, {"model": "rao-kupper"}),
     ]  # fmt: skip
-    got = _json(cluster.run(RANK_SCRIPT, json.dumps(cases)))
+    got = driver_json(cluster.run(RANK_SCRIPT, json.dumps(cases)))
     assert got["nodes"] == 2
     for key, w in got["worst"].items():
         assert w["rating"] <= 1e-9, key
@@ -135,7 +120,7 @@ print(json.dumps({"worst": float((a["rating"] - b["rating"]).abs().max()),
 def test_referee_rank_with_ray_equals_the_local_command(cluster: RayCluster, tmp_path: Path) -> None:
     """The public path: ``referee rank FILES --ray auto`` (through ``referee.rank(..., ray=)``)."""
     votes = str(_synthetic_shards(tmp_path))
-    got = _json(cluster.run(CLI_RANK_SCRIPT, votes, str(tmp_path)))
+    got = driver_json(cluster.run(CLI_RANK_SCRIPT, votes, str(tmp_path)))
     assert got["worst"] <= 1e-9 and got["ci"] <= 1e-9, got
     code, message = got["refused"]
     assert code == 2 and message == ("referee: error: --ray cannot run with --by or --where: segments and filters "
@@ -177,7 +162,7 @@ def test_score_on_two_nodes_equals_local_and_a_rerun_skips_finished_shards(clust
             frame.to_parquet(data / f"out-{k}.parquet")
         else:
             frame.to_json(data / f"out-{k}.jsonl", orient="records", lines=True)
-    got = _json(cluster.run(SCORE_SCRIPT, str(data), str(tmp_path / "parts")))
+    got = driver_json(cluster.run(SCORE_SCRIPT, str(data), str(tmp_path / "parts")))
     assert got["rows"] == 160
     assert (got["first"]["shards_computed"], got["first"]["shards_skipped"]) == (4, 0)
     assert (got["again"]["shards_computed"], got["again"]["shards_skipped"]) == (0, 4)
@@ -214,7 +199,7 @@ def test_referee_score_with_ray_equals_the_local_command(cluster: RayCluster, tm
     for k in range(3):
         pd.DataFrame([{"prompt": f"q {i}", "model": f"m{k}", "response": "w " * (i + k)} for i in range(25)]).to_json(
             data / f"out-{k}.jsonl", orient="records", lines=True)
-    got = _json(cluster.run(CLI_SCORE_SCRIPT, str(data), str(tmp_path)))
+    got = driver_json(cluster.run(CLI_SCORE_SCRIPT, str(data), str(tmp_path)))
     assert got["equal"] and got["rows"] == 75 and len(got["parts"]) == 3, got
     code, message = got["gpu"]
     assert code == 2 and "(--ray-num-gpus=1)" in message and "largest node has 0" in message, message
@@ -245,7 +230,7 @@ print(json.dumps(out))
 
 def test_a_short_cluster_and_a_worker_import_error_are_clear_messages(cluster: RayCluster) -> None:
     proc = cluster.run(BAD_SCRIPT)
-    got = _json(proc)
+    got = driver_json(proc)
     assert "no node of the Ray cluster has 1 GPUs" in got["gpu"] and "num_gpus" in got["gpu"]
     assert "2 CPUs in all" in got["cpus"] and "5 replicas" in got["cpus"]
     assert got["import"].startswith("a Ray worker could not load the judge")
@@ -292,7 +277,7 @@ def test_the_pool_survives_the_worker_node_being_killed_mid_run(cluster: RayClus
     assert cluster.worker is not None
     n = 200
     try:
-        got = _json(cluster.run(POOL_SCRIPT, str(cluster.worker.pid), str(n)))
+        got = driver_json(cluster.run(POOL_SCRIPT, str(cluster.worker.pid), str(n)))
     finally:
         cluster.worker.wait(timeout=30)
         cluster.start_worker()

@@ -20,13 +20,20 @@ from referee.auditing.agreement import policy
 from referee.auditing.align import Keyed, KeyFields, choose_fields, gold_votes, key_rows
 from referee.auditing.bootstrap import Metric, Registry
 from referee.auditing.flags import Band, control, flags_for, resolve_bands, tests_for
-from referee.auditing.load import GOLD_JUDGES, input_names, load_comparisons, load_scores, split_gold
+from referee.auditing.load import (
+    GOLD_JUDGES,
+    input_names,
+    is_scores_table,
+    load_comparisons,
+    load_scores,
+    split_gold,
+)
 from referee.auditing.report import CONTRACT, AuditReport
 from referee.auditing.rows import Rows, build_rows
 from referee.errors import InputError, source_name
 from referee.schema import TIE, TIE_BOTHBAD
 
-KINDS = ("judge", "reward-model")
+KINDS = ("judge", "reward-model", "graded")
 
 
 def audit(
@@ -68,6 +75,10 @@ def audit(
     *stands* when its q ≤ 1 − ``level``.  ``fail_on``: gate rules ``"METRIC>VALUE"`` /
     ``"METRIC<VALUE"`` checked on every judge (:mod:`referee.auditing.gates`); the verdict is in
     ``report.meta["gate"]`` and :attr:`AuditReport.failed_gate`.
+    ``kind="graded"`` (chosen by itself when ``verdicts`` is a scores table and ``scores`` is not
+    given): ``verdicts`` are pointwise scores and ``gold`` the reference scores, audited with
+    weighted κ, Spearman, agreement, central tendency, verbosity and self-preference on scores
+    (:mod:`referee.auditing.graded`); ``scale=(low, high)`` declares the score scale.
     Raises :class:`~referee.errors.InputError` on input it cannot audit.
     """
     if kind not in KINDS:
@@ -82,6 +93,11 @@ def audit(
     bands = resolve_bands(band)
     gates.parse_rules(fail_on)  # refuse a bad rule before reading any input
     families = parse_family(family) if isinstance(family, str) else family
+    if kind == "graded" or (kind == "judge" and scores is None and is_scores_table(verdicts)):
+        from referee.auditing.graded import audit_graded
+
+        return audit_graded(verdicts, gold, families=families, bands=bands, rounds=rounds, seed=seed, level=level,
+                            scale=scale, workers=workers, fail_on=fail_on, progress=progress)
     notes: list[str] = []
     inputs = {"verdicts": input_names(verdicts), "gold": input_names(gold), "scores": input_names(scores)}
     inp = _read_inputs(verdicts, gold, scores, kind, tie_policy, gold_judges, notes)

@@ -43,6 +43,11 @@ DEFAULT_BANDS: dict[str, Band] = {
     "ece": (None, 0.1),
     "transitivity_violation_rate": (None, 0.1),
     "score_comparison_inconsistency": (None, 0.2),
+    # graded (pointwise) judges vs reference scores: referee.auditing.graded
+    "score_spread_ratio": (0.8, None),
+    "score_middle_excess": (None, 0.1),
+    "score_verbosity": (-0.1, 0.1),
+    "score_self_preference": (None, 0.05),
 }
 
 MEANING: dict[str, tuple[str, str]] = {  # (below the band, above the band)
@@ -54,6 +59,12 @@ MEANING: dict[str, tuple[str, str]] = {  # (below the band, above the band)
     "ece": ("", "the judge's probabilities are miscalibrated"),
     "transitivity_violation_rate": ("", "the judge's preferences over three models are often intransitive"),
     "score_comparison_inconsistency": ("", "the judge's pointwise scores often contradict its pairwise verdicts"),
+    "score_spread_ratio": ("the judge's scores are compressed: their spread is well below the reference's", ""),
+    "score_middle_excess": ("", "the judge puts more scores in the middle of the scale than the reference does"),
+    "score_verbosity": ("the judge scores longer responses lower than the reference score explains",
+                        "the judge scores longer responses higher than the reference score explains"),
+    "score_self_preference": ("", "the judge scores its own model family higher, relative to the reference, "
+                                  "than other models"),
 }
 
 
@@ -67,6 +78,10 @@ SCALE: dict[str, float] = {
     "ece": 0.1,
     "transitivity_violation_rate": 0.1,
     "score_comparison_inconsistency": 0.2,
+    "score_spread_ratio": 0.2,
+    "score_middle_excess": 0.1,
+    "score_verbosity": 0.1,
+    "score_self_preference": 0.05,
 }
 POWER = 0.8
 

@@ -65,9 +65,15 @@ def load_scores(data: Any) -> pd.DataFrame:
     if isinstance(data, pd.DataFrame):
         df = data.copy()
         source = "<scores>"
+        files = np.full(len(df), source, dtype=object)
+        lines = np.arange(1, len(df) + 1)
     else:
         paths = [data] if isinstance(data, str | Path) else list(data)
-        df = pd.concat([_read_table(Path(p)) for p in paths], ignore_index=True)
+        frames = [_read_table(Path(p)) for p in paths]
+        files = np.concatenate([np.full(len(f), str(p), dtype=object) for f, p in zip(frames, paths, strict=True)])
+        lines = np.concatenate([np.asarray(f.attrs.pop("lines", np.arange(1, len(f) + 1)), dtype=np.int64)
+                                for f in frames])
+        df = pd.concat(frames, ignore_index=True)
         source = ", ".join(str(p) for p in paths)
     for canon, names in SCORE_ALIASES.items():
         if canon not in df.columns:
@@ -89,16 +95,18 @@ def load_scores(data: Any) -> pd.DataFrame:
         unparsed = (df["parse_status"].fillna("ok").astype(str) != "ok").to_numpy()
         if unparsed.any():
             dropped["unparsed_score"] = int(unparsed.sum())
-            df = df[~unparsed]
+            df, files, lines = df[~unparsed], files[~unparsed], lines[~unparsed]
     score = pd.to_numeric(df["score"], errors="coerce")
     bad = score.isna().to_numpy() & df["score"].notna().to_numpy()
     if bad.any():
-        line = int(np.flatnonzero(bad)[0]) + 1
-        raise InputError(f"not a number: {df['score'][bad].iloc[0]!r}", path=source, line=line, field="score")
+        at = int(np.flatnonzero(bad)[0])
+        raise InputError(f"not a number: {df['score'][bad].iloc[0]!r}", path=str(files[at]), line=int(lines[at]),
+                         field="score")
     missing = score.isna().to_numpy()
     if missing.any():
         dropped["missing_score"] = int(missing.sum())
     df = df.assign(score=score.astype(float))[~missing]
+    files, lines = files[~missing], lines[~missing]
     if "scorer" not in df.columns:
         df = df.assign(scorer="scorer")
     for col in ("prompt_id", "model", "response", "scorer"):
@@ -107,8 +115,33 @@ def load_scores(data: Any) -> pd.DataFrame:
     if len(df) == 0:
         raise InputError("no scores found", path=source)
     df = df.reset_index(drop=True)
-    df.attrs = {"dropped": dropped}
+    df.attrs = {"dropped": dropped, "files": files, "lines": lines}
     return df
+
+
+def is_scores_table(data: Any) -> bool:
+    """Does the input look like a scores table (a score column, no ``winner``/``model_a``)?  Reads only
+    the first record of the first file (or the DataFrame's columns); False when it cannot tell."""
+    if data is None:
+        return False
+    if isinstance(data, pd.DataFrame):
+        cols = set(map(str, data.columns))
+    else:
+        paths = [data] if isinstance(data, str | Path) else list(data)
+        if not paths:
+            return False
+        try:
+            from referee.io.source import Source
+
+            src = Source(Path(paths[0]))
+            if src.kind in ("parquet", "csv"):
+                cols = set(map(str, _read_table(Path(paths[0])).columns))
+            else:
+                cols = set(src.first_record())
+        except Exception:  # an unreadable file is reported by the comparisons reader
+            return False
+    scored = any(c in cols for c in SCORE_ALIASES["score"])
+    return scored and not cols & {"winner", "model_a", "response_a", "chosen", "rejected"}
 
 
 def _read_table(path: Path) -> pd.DataFrame:
@@ -124,5 +157,10 @@ def _read_table(path: Path) -> pd.DataFrame:
         import io
 
         sep = "\t" if src.suffix == ".tsv" else ","
-        return pd.read_csv(io.StringIO(src.text), sep=sep)
-    return pd.DataFrame([rec for _, rec in src.records()])
+        frame = pd.read_csv(io.StringIO(src.text), sep=sep)
+        frame.attrs["lines"] = np.arange(2, len(frame) + 2)  # line 1 is the header
+        return frame
+    recs = src.records()
+    frame = pd.DataFrame([rec for _, rec in recs])
+    frame.attrs["lines"] = np.array([line for line, _ in recs], dtype=np.int64)
+    return frame

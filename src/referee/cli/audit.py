@@ -30,7 +30,7 @@ class AuditOrValidate(AuditCommand):
 def audit(
     files: Annotated[list[Path] | None, typer.Argument(metavar="FILE...", show_default=False, help="Judge verdicts (comparisons) or, with --kind reward-model, scores. Give them before --gold / --scores.")] = None,
     gold: Annotated[list[Path] | None, typer.Option("--gold", metavar="FILE...", help="Gold labels (comparisons tables): every file after --gold up to the next option (--gold a.jsonl b.jsonl, or --gold a.jsonl --gold b.jsonl).")] = None,
-    kind: Annotated[str, typer.Option(metavar="KIND", help="judge | reward-model")] = "judge",
+    kind: Annotated[str, typer.Option(metavar="KIND", help="judge | reward-model | graded (chosen by itself when FILE is a scores table: pointwise scores audited against --gold reference scores)")] = "judge",
     scores: Annotated[list[Path] | None, typer.Option("--scores", metavar="FILE...", help="Pointwise scores of the judged responses: every file after --scores up to the next option.")] = None,
     tie_policy: Annotated[str, typer.Option("--tie-policy", metavar="POLICY", help="How accuracy counts gold ties: exclude | half | three-class (agreement with gold is shown both without and with ties under every policy)")] = "exclude",
     family: Annotated[str | None, typer.Option(metavar="JUDGE=FAMILY,...", help="Model families for self-preference: judge=family,...")] = None,
@@ -40,12 +40,16 @@ def audit(
     level: Annotated[float, typer.Option(metavar="LEVEL", help="Confidence level.")] = 0.95,
     length_margin: Annotated[float, typer.Option("--length-margin", metavar="CHARS", help="Length bias: lengths differ by > this many characters.")] = 30.0,
     length_fraction: Annotated[float | None, typer.Option("--length-fraction", metavar="SHARE", help="Length bias: instead, lengths differ by > this fraction of the longer one.")] = None,
+    scale: Annotated[str | None, typer.Option(metavar="LOW:HIGH", help="Graded audits: the declared score scale, e.g. 1:10 (a score outside it is an error); default: the observed range.")] = None,
     fail_on_flags: Annotated[bool, typer.Option("--fail-on-flags", help="CI gate: exit 3 when any flag stands after Benjamini-Hochberg control.")] = False,
     fail_on: Annotated[list[str] | None, typer.Option("--fail-on", metavar="METRIC>VALUE", help="CI gate: exit 3 when a judge's metric passes the limit, e.g. --fail-on 'ece>0.1' --fail-on 'accuracy<0.7' (repeatable).")] = None,
     output: Annotated[list[Path] | None, typer.Option("--output", "-o", metavar="FILE", help="Write .json/.md/.html (repeatable: -o a.json -o b.html); the folder must exist.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No terminal summary.")] = False,
 ) -> None:
     """Audit LLM judges or reward models: accuracy, agreement, position/length/self bias, consistency, calibration.
+
+    Graded judges: `referee audit scores.jsonl --gold human_scores.jsonl` audits pointwise scores against
+    reference scores (weighted κ, Spearman, agreement, central tendency, verbosity, self-preference).
 
     Exit codes: 0 audited (gates passed), 2 bad input, 3 a gate failed (--fail-on-flags, --fail-on).
     `referee audit validate ...` runs `referee audit-validate ...`.
@@ -57,6 +61,7 @@ def audit(
         fail(InputError("no verdict files: give them before --gold / --scores, which take every file that "
                          "follows them (referee audit VERDICTS... --gold GOLD...)", field="files"))
     try:
+        score_scale = _parse_scale(scale)
         with progress_bar(quiet or rounds == 0, "bootstrap rounds") as progress:
             report = audit_fn(
                 [str(f) for f in files],
@@ -71,6 +76,7 @@ def audit(
                 level=level,
                 length_margin=length_margin,
                 length_fraction=length_fraction,
+                scale=score_scale,
                 fail_on=fail_on or None,
                 progress=progress,
             )
@@ -92,6 +98,19 @@ def audit(
         failed = True
     if failed:
         raise typer.Exit(3)
+
+
+def _parse_scale(text: str | None) -> tuple[float, float] | None:
+    """'1:10' → (1.0, 10.0)."""
+    if text is None:
+        return None
+    lo, sep, hi = text.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        return float(lo), float(hi)
+    except ValueError:
+        raise InputError(f"--scale must look like LOW:HIGH (e.g. 1:10), got {text!r}", field="scale") from None
 
 
 @app.command("audit-validate", cls=Command)

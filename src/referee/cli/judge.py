@@ -64,6 +64,10 @@ def judge(
     top_k: Annotated[int | None, typer.Option("--top-k", metavar="K", help="With --plan active / --until separated: care about the top K.")] = None,
     rounds: Annotated[int | None, typer.Option(metavar="N", help="With --plan swiss: the number of rounds.")] = None,
     level: Annotated[float, typer.Option(metavar="LEVEL", help="With --until separated: the confidence level.")] = 0.95,
+    ray: Annotated[str | None, typer.Option("--ray", metavar="ADDRESS", help="Judge on a Ray cluster (auto, HOST:PORT or ray://…; needs referee[ray]): the judge backend runs as Ray actors; planning, cache and rate limits stay here.")] = None,
+    replicas: Annotated[int, typer.Option(metavar="N", help="With --ray: judge replicas (Ray actors).")] = 1,
+    ray_num_cpus: Annotated[float, typer.Option("--ray-num-cpus", metavar="N", help="With --ray: CPUs per replica.")] = 1.0,
+    ray_num_gpus: Annotated[float, typer.Option("--ray-num-gpus", metavar="N", help="With --ray: GPUs per replica.")] = 0.0,
     do_rank: Annotated[bool, typer.Option("--rank", help="Rank the verdicts at the end.")] = False,
     list_templates: Annotated[bool, typer.Option("--list-templates", help="List the shipped templates and exit.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, summary or tables (errors only).")] = False,
@@ -115,6 +119,10 @@ def judge(
                 top_k=top_k,
                 rounds=rounds,
                 level=level,
+                ray=ray,
+                replicas=replicas,
+                ray_num_cpus=ray_num_cpus,
+                ray_num_gpus=ray_num_gpus,
             )
         if not quiet:
             typer.echo(result.summary(), err=True)

@@ -270,6 +270,8 @@ class JudgeResult:
             parts.append(f"{m['missing_outputs']} missing outputs skipped")
         if m.get("position_consistency") is not None:
             parts.append(f"position consistency {m['position_consistency']:.1%} of {m['pairs_both_orders']} pairs")
+        if m.get("plan_progress"):  # a planned run: budget spent, leader, widest adjacent interval, why it stopped
+            parts.append(f"plan {m['plan_progress']}")
         return "; ".join(parts)
 
 

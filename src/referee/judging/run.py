@@ -84,6 +84,10 @@ def judge(
     top_k: int | None = None,
     rounds: int | None = None,
     level: float = 0.95,
+    ray: str | None = None,
+    replicas: int = 1,
+    ray_num_cpus: float = 1.0,
+    ray_num_gpus: float = 0.0,
 ) -> JudgeResult:
     """Judge model outputs with an LLM and return the verdicts (see the module docstring).
 
@@ -105,6 +109,11 @@ def judge(
     ``max_tokens`` / ``max_cost`` / ``max_calls`` are budgets for the whole run (per-call
     ``max_tokens`` is in the spec).  ``output``: ``.jsonl`` (rows appended as verdicts arrive),
     ``.csv`` or ``.parquet``.  ``backend`` overrides the spec's backend (library use).
+
+    ``ray``: a Ray cluster (``"auto"``, ``HOST:PORT``, ``ray://HOST:PORT``, ``"local"``; needs
+    ``referee[ray]``): the judge backend runs as ``replicas`` Ray actors of ``ray_num_cpus`` CPUs and
+    ``ray_num_gpus`` GPUs each, while the planner, the cache, the rate limits and the budgets stay
+    here (:mod:`referee.judging.distributed`); the rows equal a local run's.
 
     The run streams (:mod:`referee.judging.pipeline`): the first request goes out as soon as the
     outputs are read and checked, whatever the number of games, and each game's prompt is
@@ -158,6 +167,12 @@ def judge(
     if plan is not None:
         meta["plan"] = getattr(plan, "name", type(plan).__name__)
         notes.extend(getattr(plan, "notes", None) or [])
+    if ray is not None and backend is not None:
+        raise InputError("`ray` runs the judge spec's backend on the cluster; it cannot take a `backend` object",
+                         field="ray")
+    if ray is not None and spec.scorer is not None:
+        raise InputError(f"`ray` runs chat judges; to score with {spec.scorer!r} on Ray use "
+                         "referee.score(..., ray=...) (`referee score --ray`)", field="ray")
     writer = VerdictWriter(output, mode)
     expected = 2 if both_orders else 1
     settle = _settler(writer, source, Outcomes(reconcile, expected) if source.wants_outcomes else None)
@@ -171,7 +186,20 @@ def judge(
             from referee.judging.pipeline import EngineSettings, Renderer, judge_games
 
             settings = EngineSettings(cache, concurrency, rpm, tpm, retries, max_calls, max_tokens, max_cost, progress)
-            usage = judge_games(spec, backend, source, Renderer(tpl, texts, mode, dec), settle, settings, label=spec.label)
+            remote = None
+            if ray is not None:
+                from referee.judging.distributed import ray_backend
+
+                remote = backend = ray_backend(spec, ray=ray, replicas=replicas, num_cpus=ray_num_cpus,
+                                               num_gpus=ray_num_gpus, concurrency=concurrency)
+            try:
+                usage = judge_games(spec, backend, source, Renderer(tpl, texts, mode, dec), settle, settings,
+                                    label=spec.label)
+            finally:
+                if remote is not None:
+                    remote.close()
+            if remote is not None:
+                usage.extra["ray"] = remote.stats()
     finally:
         writer.close()
     if plan is not None and hasattr(source, "missing"):

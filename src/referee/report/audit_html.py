@@ -41,6 +41,23 @@ GROUPS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
         ("brier", "Brier vs gold"),
     )),
 )  # fmt: skip
+#: the metric tables of a graded (pointwise) audit against reference scores
+GRADED_GROUPS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
+    ("audit", "Agreement with reference scores", (
+        ("details.graded.weighted_kappa", "weighted κ (quadratic)"),
+        ("details.graded.spearman", "Spearman ρ"),
+        ("details.graded.exact_agreement", "exact"),
+        ("details.graded.within_one", "within one"),
+        ("details.graded.mean_difference", "mean − reference"),
+    )),
+    ("audit-bias", "Central tendency, verbosity and self-preference", (
+        ("details.graded.score_spread_ratio", "spread ratio (sd / ref. sd)"),
+        ("details.graded.middle_rate", "middle third"),
+        ("details.graded.score_middle_excess", "middle − reference"),
+        ("details.graded.score_verbosity", "verbosity (partial r)"),
+        ("details.graded.score_self_preference", "self-preference (scale share)"),
+    )),
+)  # fmt: skip
 #: (key, header) of every metric in the tables
 COLUMNS: tuple[tuple[str, str], ...] = tuple(c for _, _, cols in GROUPS for c in cols)
 MAX_LINES = 10
@@ -157,12 +174,25 @@ def _charts(report: AuditData) -> list[dict[str, str]]:
                                          bands.get("self_preference"), domain=(-0.2, 0.2), ref=0.0))
     hists = []
     for j in judges:
-        ct = report.judges[j]["details"].get("central_tendency")
+        ct = report.judges[j]["details"].get("central_tendency") or report.judges[j]["details"].get("graded_info")
         if ct and ct.get("histogram"):
             h = ct["histogram"]
             hists.append(charts.bar_chart([b["value"] for b in h], [b["count"] for b in h],
                                        title=f"{j}: ratings", xlabel="score"))
     section("Central tendency of pointwise scores", *hists)
+    if report.meta.get("kind") == "graded":
+        section(
+            "Graded biases against the reference scores",
+            _interval(report, "details.graded.score_spread_ratio", f"Spread ratio sd(judge) / sd(reference), {level}% CI",
+                      bands.get("score_spread_ratio"), domain=(0.0, 2.0), ref=1.0),
+            _interval(report, "details.graded.score_verbosity",
+                      f"Verbosity: partial r(score, length | reference score), {level}% CI",
+                      bands.get("score_verbosity"), domain=(-1.0, 1.0), ref=0.0),
+            _interval(report, "details.graded.score_self_preference",
+                      f"Self-preference on scores (own − others, share of the scale), {level}% CI",
+                      bands.get("score_self_preference"), domain=(-0.3, 0.3), ref=0.0),
+            note="Shaded: the no-defect band. A flag needs the whole interval outside it.",
+        )
     return out
 
 
@@ -190,7 +220,8 @@ def metric_tables(report: AuditData) -> list[dict[str, Any]]:
     """The metric tables of :data:`GROUPS`: ``{"id", "title", "headers", "rows"}``, one row per
     judge with its name, counts (first table only) and ``(cell, metric key, flagged)`` cells."""
     tables = []
-    for k, (table_id, title, cols) in enumerate(GROUPS):
+    groups = GRADED_GROUPS if report.meta.get("kind") == "graded" else GROUPS
+    for k, (table_id, title, cols) in enumerate(groups):
         rows = []
         for j, d in report.judges.items():
             flagged = {f["metric"] for f in d["flags"]}

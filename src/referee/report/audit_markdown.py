@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from referee.report.audit_text import SUMMARY, agreement_legend, audit_method, fmt_metric, scored_against_gold
+from referee.report.audit_text import agreement_legend, audit_method, fmt_metric, scored_against_gold, summary
 
 if TYPE_CHECKING:
     from referee.report.data import AuditData
@@ -26,10 +26,11 @@ def audit_markdown(report: AuditData, metrics: Sequence[str]) -> str:
     else:
         lines.append("No defect flagged: every interval overlaps its no-defect band.")
     lines += ["", "## Metrics", ""]
-    head = ["judge", "n", "aligned", *[label for _, label in SUMMARY]]
+    head_metrics = summary(report)
+    head = ["judge", "n", "aligned", *[label for _, label in head_metrics]]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for j, d in report.judges.items():
-        row = [str(j), str(d["n"]), str(d["aligned"]), *[fmt_metric(report.metric(j, k)) for k, _ in SUMMARY]]
+        row = [str(j), str(d["n"]), str(d["aligned"]), *[fmt_metric(report.metric(j, k)) for k, _ in head_metrics]]
         lines.append("| " + " | ".join(row) + " |")
     if scored_against_gold(report):
         lines += ["", agreement_legend(report.meta)]
@@ -37,9 +38,10 @@ def audit_markdown(report: AuditData, metrics: Sequence[str]) -> str:
     for j, d in report.judges.items():
         lines.append(f"### {j}")
         lines.append("")
-        for k in metrics:
-            lines.append(f"- {k}: {fmt_metric(d.get(k))}")
         det = d.get("details", {})
+        graded = det.get("graded")
+        for k in graded if isinstance(graded, dict) else metrics:
+            lines.append(f"- {k}: {fmt_metric(graded[k] if isinstance(graded, dict) else d.get(k))}")
         for k in AGREEMENTS:
             if isinstance(det.get(k), dict):
                 lines.append(f"- {k}: {fmt_metric(det[k])}{_n(det[k])}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from referee.report.audit_text import SUMMARY, agreement_legend, audit_method, scored_against_gold
+from referee.report.audit_text import agreement_legend, audit_method, scored_against_gold, summary
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -36,14 +36,15 @@ def print_audit(report: AuditData, console: Console | None = None) -> None:
     table.add_column("judge", no_wrap=True)
     table.add_column("n", justify="right")
     table.add_column("aligned", justify="right")
-    for _, label in SUMMARY:
+    head_metrics = summary(report)
+    for _, label in head_metrics:
         table.add_column(label, justify="right")
     flagged = {(j, f["metric"]) for j, f in flags}
     for j, d in report.judges.items():
         cells = []
-        for key, _ in SUMMARY:
+        for key, _ in head_metrics:
             text = compact(report.metric(j, key))
-            cells.append(f"[red]{text}[/red]" if (j, key) in flagged else text)
+            cells.append(f"[red]{text}[/red]" if (j, key.split(".")[-1]) in flagged else text)
         table.add_row(str(j), f"{d['n']:,}", f"{d['aligned']:,}", *cells)
     console.print(table)
     if scored_against_gold(report):

@@ -27,6 +27,24 @@ SUMMARY: tuple[tuple[str, str], ...] = (
     ("ece", "ECE (gold)"),
 )
 
+#: headline metrics of a graded (pointwise) audit against reference scores (:mod:`referee.auditing.graded`)
+GRADED_SUMMARY: tuple[tuple[str, str], ...] = (
+    ("details.graded.weighted_kappa", "κ (quadratic)"),
+    ("details.graded.spearman", "Spearman"),
+    ("details.graded.exact_agreement", "exact"),
+    ("details.graded.within_one", "within 1"),
+    ("details.graded.mean_difference", "mean − ref."),
+    ("details.graded.score_spread_ratio", "spread ratio"),
+    ("details.graded.score_middle_excess", "middle − ref."),
+    ("details.graded.score_verbosity", "verbosity (partial r)"),
+    ("details.graded.score_self_preference", "self-pref."),
+)
+
+
+def summary(report: AuditData) -> tuple[tuple[str, str], ...]:
+    """The headline metrics for this report: :data:`GRADED_SUMMARY` for a graded audit, else :data:`SUMMARY`."""
+    return GRADED_SUMMARY if report.meta.get("kind") == "graded" else SUMMARY
+
 
 def fmt_metric(m: dict[str, Any] | None, digits: int = 3, pct: bool = False) -> str:
     """'0.856 [0.832, 0.879]' (or percentages), '–' when missing."""
@@ -56,14 +74,20 @@ def agreement_legend(meta: dict[str, Any]) -> str:
 def audit_method(meta: dict[str, Any]) -> str:
     """One sentence on how the audit was computed."""
     a = meta.get("alignment", {})
-    parts = [f"{a.get('verdicts', '?')} verdicts"]
-    if "aligned" in a:
+    graded = meta.get("kind") == "graded"
+    parts = [f"{a.get('verdicts', '?')} {'scores' if graded else 'verdicts'}"]
+    if graded:
+        parts.append(f"{a.get('aligned')} paired with {a.get('gold_rows')} reference scores by {a.get('key')}")
+        lo, hi = meta.get("scale") or ("?", "?")
+        parts.append(f"scale {lo:g}–{hi:g} ({'declared' if meta.get('scale_declared') else 'observed'})")
+    elif "aligned" in a:
         parts.append(f"{a['aligned']} aligned to {a.get('gold_rows')} gold labels by {a.get('key')}")
-    parts.append(f"tie policy {meta.get('tie_policy')}")
+    if not graded:
+        parts.append(f"tie policy {meta.get('tie_policy')}")
     level = round(100 * meta.get("level", 0.95))
     parts.append(f"{level}% percentile CIs from {meta.get('rounds')} bootstrap rounds clustered by "
                  f"{meta.get('cluster_by')} ({meta.get('clusters')} clusters, seed {meta.get('seed')})")
     return "; ".join(parts) + "."
 
 
-__all__ = ["SUMMARY", "agreement_legend", "audit_method", "fmt_metric", "scored_against_gold"]
+__all__ = ["GRADED_SUMMARY", "SUMMARY", "agreement_legend", "audit_method", "fmt_metric", "scored_against_gold", "summary"]
