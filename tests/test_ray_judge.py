@@ -132,10 +132,44 @@ def test_an_unreachable_cluster_is_refused_within_seconds_with_nothing_spent(tmp
         assert srv.calls() == []
 
 
-def test_ray_refuses_a_reward_model_judge_and_a_backend_object(tmp_path: Path) -> None:
+RM_SCRIPT = """
+import json, sys
+import referee
+
+outputs = sys.argv[1]
+common = dict(judge_spec={"scorer": "length:tokens"}, pairs="round-robin", cache=False)
+local = referee.judge(outputs, **common)
+remote = referee.judge(outputs, ray="auto", replicas=2, ray_num_cpus=0.5, **common)
+cols = ["prompt_id", "model_a", "model_b", "winner", "prob_a", "pair_id", "order", "raw_completion", "parse_status"]
+bad = None
+try:
+    referee.judge(outputs, judge_spec={"scorer": "rm:/nonexistent/rm"}, pairs="round-robin", cache=False, ray="auto")
+except Exception as e:
+    bad = f"{type(e).__name__}: {e}"
+print(json.dumps({"rows": len(local.table), "equal": bool(local.table[cols].equals(remote.table[cols])),
+                  "ray": remote.usage.extra.get("ray"), "bad": bad}))
+"""
+
+
+def test_a_reward_model_judges_on_ray_with_the_local_rows(cluster: RayCluster, tmp_path: Path) -> None:
+    """``--judge length:tokens --ray``: the reward model on two replicas gives exactly the local verdicts; a model
+    the workers cannot load is one clear error."""
+    outputs = _outputs(tmp_path / "outputs.jsonl", 20)
+    got = driver_json(cluster.run(RM_SCRIPT, str(outputs)))
+    assert got["rows"] == 2 * 3 * 20 and got["equal"], got
+    assert got["ray"]["nodes"] == 2 and got["ray"]["sent"] >= 2, got["ray"]
+    assert got["bad"] is not None and got["bad"].startswith("InputError") and "Traceback" not in got["bad"], got["bad"]
+
+
+def test_ray_refuses_a_backend_object(tmp_path: Path) -> None:
+    from referee.judging.spec import JudgeSpec
+
     outputs = _outputs(tmp_path / "outputs.jsonl", 2)
-    with pytest.raises(InputError, match="referee score --ray"):
-        judge(str(outputs), judge_spec={"scorer": "length"}, pairs="round-robin", cache=False, ray="auto")
+    with FaultServer() as srv:
+        backend = JudgeSpec(url=srv.url, model="judge-1").backend()
+        with pytest.raises(InputError, match=r"cannot take a `?backend`? object"):
+            judge(str(outputs), judge_spec={"url": srv.url, "model": "judge-1"}, pairs="round-robin", cache=False,
+                  ray="auto", backend=backend)
 
 
 KILL_SCRIPT = JUDGE + """

@@ -32,8 +32,9 @@ import asyncio
 import math
 import os
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from referee.errors import InputError
@@ -152,3 +153,69 @@ def ray_backend(spec: JudgeSpec, *, ray: str | None, replicas: int = 1, num_cpus
 
 
 __all__ = ["BuildBackend", "RayBackend", "RemoteError", "WorkerBackend", "ray_backend"]
+
+
+@dataclass(frozen=True)
+class BuildScorer:
+    """Runs on each replica: the reward model loaded once, then ``(prompts, responses)`` → rewards."""
+
+    spec: str
+
+    def __call__(self) -> Callable[[tuple[list[str], list[str]]], list[float]]:
+        from referee.scoring import load_scorer
+        from referee.scoring.bestofn import score_unique
+
+        scorer = load_scorer(self.spec)
+        return lambda item: [float(x) for x in score_unique(scorer, item[0], item[1])]
+
+
+class RayScorer:
+    """A reward model as the judge on Ray: ``score`` splits each batch of (prompt, response) texts
+    into one part per replica, each scored by an actor holding its own copy of the model; the
+    rewards come back in input order, exactly the local ones.  A replica that dies mid-batch is
+    replaced and its part re-sent (:class:`~referee.scale.actors.ActorPool`); a model the workers
+    cannot load is one :class:`InputError`.  The pool lives on a private event loop in a thread,
+    so the synchronous scoring loop of :mod:`referee.judging.scorer` drives it unchanged."""
+
+    def __init__(self, spec: str, *, ray: str | None, replicas: int, num_cpus: float, num_gpus: float) -> None:
+        from referee.scale.cluster import require_ray
+
+        require_ray()
+        self.name, self.replicas = spec, max(1, replicas)
+        self.pool = ActorPool(BuildScorer(spec), ray=ray, replicas=self.replicas, num_cpus=num_cpus,
+                              num_gpus=num_gpus, what=f"reward model {spec}", field="judge")
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="referee-ray-scorer", daemon=True)
+        self._thread.start()
+        try:
+            self._wait(self.pool.start())
+        except BaseException:
+            self.close()
+            raise
+
+    def _wait(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def score(self, prompts: list[str], responses: list[str]) -> list[float]:
+        n = len(prompts)
+        cuts = [round(k * n / self.replicas) for k in range(self.replicas + 1)]
+        parts = [(list(prompts[a:b]), list(responses[a:b])) for a, b in pairwise(cuts) if b > a]
+
+        async def every_part() -> list[list[float]]:
+            return list(await asyncio.gather(*(self.pool.call(p) for p in parts)))
+
+        try:
+            got = self._wait(every_part())
+        except RuntimeError as e:  # CallError: the model failed on a worker
+            raise InputError(str(e), field="judge") from None
+        return [r for part in got for r in part]
+
+    def stats(self) -> dict[str, int]:
+        r = self.pool.report
+        return {"sent": r.sent, "retried": r.retried, "duplicates": r.duplicates, "replaced": r.replaced,
+                "nodes": r.nodes}
+
+    def close(self) -> None:
+        self.pool.close()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)

@@ -170,9 +170,6 @@ def judge(
     if ray is not None and backend is not None:
         raise InputError("`ray` runs the judge spec's backend on the cluster; it cannot take a `backend` object",
                          field="ray")
-    if ray is not None and spec.scorer is not None:
-        raise InputError(f"`ray` runs chat judges; to score with {spec.scorer!r} on Ray use "
-                         "referee.score(..., ray=...) (`referee score --ray`)", field="ray")
     writer = VerdictWriter(output, mode)
     expected = 2 if both_orders else 1
     settle = _settler(writer, source, Outcomes(reconcile, expected) if source.wants_outcomes else None)
@@ -181,7 +178,16 @@ def judge(
             from referee.judging.scorer import score_games
 
             meta.update(template=None, decoding=None)
-            usage = Usage(calls=score_games(spec.scorer, source, texts, settle, mode=mode, judge=spec.label))
+            on_ray = None
+            if ray is not None:  # the reward model on Ray actors, the games and the output here
+                from referee.judging.distributed import RayScorer
+
+                on_ray = RayScorer(spec.scorer, ray=ray, replicas=replicas, num_cpus=ray_num_cpus,
+                                   num_gpus=ray_num_gpus)
+            usage = Usage(calls=score_games(spec.scorer, source, texts, settle, mode=mode, judge=spec.label,
+                                            scorer=on_ray))
+            if on_ray is not None:
+                usage.extra["ray"] = on_ray.stats()
         else:
             from referee.judging.pipeline import EngineSettings, Renderer, judge_games
 

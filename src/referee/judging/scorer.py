@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
+from typing import Any
 
 from referee.judging.games import Game, GameSource, Texts
 from referee.judging.output import Row
@@ -22,13 +23,17 @@ CHUNK = 4096  # games scored per batch
 
 
 def score_games(
-    scorer_spec: str, source: GameSource, texts: Texts, settle: Callable[[Game, Row], None], *, mode: str, judge: str
+    scorer_spec: str, source: GameSource, texts: Texts, settle: Callable[[Game, Row], None], *, mode: str, judge: str,
+    scorer: Any = None,
 ) -> int:
-    """Score every game of ``source``, handing each row to ``settle``; returns the number of games."""
+    """Score every game of ``source``, handing each row to ``settle``; returns the number of games.
+
+    ``scorer``: an object with ``score(prompts, responses)`` standing for the spec's model (the
+    reward model on Ray actors, :class:`referee.judging.distributed.RayScorer`); it is closed here."""
     from referee.scoring import load_scorer
     from referee.scoring.bestofn import score_unique
 
-    scorer = load_scorer(scorer_spec)
+    scorer = scorer if scorer is not None else load_scorer(scorer_spec)
     pairwise = mode == "pairwise"
     n = 0
     try:
