@@ -15,6 +15,7 @@ Every dependency is ``async`` so that none costs a hop to the thread pool.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, cast
 
@@ -75,22 +76,23 @@ def limit(limiter: RateLimiter, who: Caller) -> None:
 
 
 # -- annotators ---------------------------------------------------------------------------------
+async def _annotator(request: Request, *, writes: bool, what: str, limiter: Callable[[Arena], RateLimiter]) -> Caller:
+    """An annotator (``writes``: CSRF checked for cookies) within ``limiter``'s rate; 403 for anyone else."""
+    who = await identify(request, arena_of(request), writes=writes)
+    if who.role != "annotator":
+        raise ApiError(403, f"{what} are for annotators: log in with an invite token")
+    limit(limiter(who.arena), who)
+    return who
+
+
 async def battle_taker(request: Request) -> Caller:
     """An annotator asking for a battle, within the battle rate limit (twice the vote rate)."""
-    who = await identify(request, arena_of(request), writes=False)
-    if who.role != "annotator":
-        raise ApiError(403, "battles are for annotators: log in with an invite token")
-    limit(who.arena.battle_limit, who)
-    return who
+    return await _annotator(request, writes=False, what="battles", limiter=lambda a: a.battle_limit)
 
 
 async def voter(request: Request) -> Caller:
     """An annotator casting a vote (CSRF checked for cookies), within the vote rate limit."""
-    who = await identify(request, arena_of(request), writes=True)
-    if who.role != "annotator":
-        raise ApiError(403, "votes are for annotators: log in with an invite token")
-    limit(who.arena.vote_limit, who)
-    return who
+    return await _annotator(request, writes=True, what="votes", limiter=lambda a: a.vote_limit)
 
 
 async def board_reader(request: Request) -> Arena:

@@ -61,11 +61,9 @@ def rank(
         rank_call: Callable[..., Any] = rank_fn
         names_warned = False
         if by is not None or where:
-            from referee.ranking.segments import rank_segments, select_rows
+            from referee.ranking.segments import rank_segments, refuse_ray, select_rows
 
-            if ray is not None:
-                raise InputError("`ray` cannot run with `by` or `where`: segments and filters are chosen on rows; "
-                                 "rank without `ray`", field="ray")
+            refuse_ray(ray)
 
             if by is None:
                 data = select_rows(data, where, format=format)  # --where alone: rank the selected rows

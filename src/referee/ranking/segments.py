@@ -266,6 +266,13 @@ def select_rows(data: Any, where: Where, *, format: str | None = None) -> pd.Dat
 
 
 # ---------------------------------------------------------------------- ranking
+def refuse_ray(ray: str | None) -> None:
+    """Segments and ``where`` filters are chosen on rows, which a Ray run never holds on the driver."""
+    if ray is not None:
+        raise InputError("`ray` cannot run with `by` or `where`: segments and filters are chosen on rows; "
+                         "rank without `ray`", field="ray")
+
+
 def rank_segments(
     data: Any,
     by: str,
@@ -286,9 +293,7 @@ def rank_segments(
     the likelihood-ratio test of H0 "one set of strengths for all segments" against H1
     "separate strengths per segment" (module docstring: statistic, df, validity).
     """
-    if rank_options.get("ray") is not None:
-        raise InputError("`ray` cannot run with `by` or `where`: segments and filters are chosen on rows; "
-                         "rank without `ray`", field="ray")
+    refuse_ray(rank_options.get("ray"))
     if "format" in rank_options:
         raise TypeError("pass format= to rank_segments directly")
     df = select_rows(data, where, format=format)

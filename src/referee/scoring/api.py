@@ -30,13 +30,9 @@ def score(outputs: Any, scorer: str | Scorer = "length", *, questions: Any = Non
           num_gpus: float = 0.0, **kwargs: Any) -> pd.DataFrame:
     """Score model outputs: the scores table ``prompt_id, model, response, scorer, score``.
 
-    ``outputs``: files / globs / directories in the formats of ``referee judge --outputs``
-    (AlpacaEval, Arena-Hard, FastChat, generic ``prompt/model/response``) or preference-pair
-    files (TRL ``prompt/chosen/rejected``, HH-RLHF, HHH, RM-Bench, EvalBiasBench: both responses
-    of every pair, ``model`` = ``chosen`` / ``rejected``; see the module docstring), a DataFrame or
-    a list of records (a comparisons table with ``response_a`` / ``response_b`` and no
-    ``response``: both sides, by :func:`pair_responses`).  ``attrs["notes"]`` says what was
-    adjusted (empty responses, truncations) and how many pairs each pair file held.
+    On this machine by :func:`~referee.scoring.local.score_table`, which says what ``outputs``
+    may be (outputs files, preference-pair files, a DataFrame or records) and what
+    ``attrs["notes"]`` reports.
 
     ``ray`` (``"auto"``, ``HOST:PORT``, ``ray://…``): score on that Ray cluster instead, one task
     per input file on ``replicas`` actors (each with ``num_cpus`` CPUs and ``num_gpus``

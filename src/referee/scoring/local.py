@@ -160,7 +160,7 @@ def score_table(outputs: Any, scorer: str | Scorer = "length", *, questions: Any
     ``outputs``: files / globs / directories in the formats of ``referee judge --outputs``
     (AlpacaEval, Arena-Hard, FastChat, generic ``prompt/model/response``) or preference-pair
     files (TRL ``prompt/chosen/rejected``, HH-RLHF, HHH, RM-Bench, EvalBiasBench: both responses
-    of every pair, ``model`` = ``chosen`` / ``rejected``; see the module docstring), a DataFrame or
+    of every pair, ``model`` = ``chosen`` / ``rejected``; see :mod:`referee.scoring.api`), a DataFrame or
     a list of records (a comparisons table with ``response_a`` / ``response_b`` and no
     ``response``: both sides, by :func:`pair_responses`).  ``attrs["notes"]`` says what was
     adjusted (empty responses, truncations) and how many pairs each pair file held.
