@@ -56,6 +56,7 @@ def audit(
     workers: int = 2,
     fail_on: Sequence[str] | str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    by: str | None = None,
 ) -> AuditReport:
     """Audit LLM judges (``kind="judge"``) or reward models (``kind="reward-model"``).
 
@@ -79,6 +80,9 @@ def audit(
     given): ``verdicts`` are pointwise scores and ``gold`` the reference scores, audited with
     weighted κ, Spearman, agreement, central tendency, verbosity and self-preference on scores
     (:mod:`referee.auditing.graded`); ``scale=(low, high)`` declares the score scale.
+    ``by=COLUMN`` (e.g. ``"criterion"`` for a rubric run's per-criterion rows): each value of the
+    column audited as its own judge, and the values' correlation matrix and effective number in
+    ``report.meta["by"]`` (:mod:`referee.auditing.by_column`).
     Raises :class:`~referee.errors.InputError` on input it cannot audit.
     """
     if kind not in KINDS:
@@ -100,6 +104,11 @@ def audit(
                             scale=scale, workers=workers, fail_on=fail_on, progress=progress)
     notes: list[str] = []
     inputs = {"verdicts": input_names(verdicts), "gold": input_names(gold), "scores": input_names(scores)}
+    by_info: dict[str, Any] | None = None
+    if by is not None:  # each value of the column audited as a judge (rubric criteria)
+        from referee.auditing.by_column import split_by
+
+        verdicts, by_info = split_by(verdicts, by)
     inp = _read_inputs(verdicts, gold, scores, kind, tie_policy, gold_judges, notes)
     al = _align(inp, tie_policy, inputs["gold"], notes)
     v = inp.verdicts
@@ -175,6 +184,8 @@ def audit(
         "notes": notes,
         "referee_version": __version__,
     }
+    if by_info is not None:
+        meta["by"] = by_info
     return AuditReport(out, meta, agreement_matrix(rows_of, al.gold, al.keyed.n_items))
 
 

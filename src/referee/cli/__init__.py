@@ -5,7 +5,7 @@ commands share.  Importing this package registers every command, in the order ``
 lists them.
 """
 
-from referee.cli import rank, audit, judge, demo, rewards, plan, arena  # noqa: F401, I001  (registration order)
+from referee.cli import rank, audit, judge, jury, demo, rewards, plan, arena  # noqa: F401, I001  (registration order)
 from referee.cli.base import FORMATS, app, main
 
 __all__ = ["FORMATS", "app", "main"]

@@ -29,9 +29,12 @@ def judge(
     judge_model: Annotated[str | None, typer.Option(metavar="MODEL", help="The judge model served there.")] = None,
     judge_key_env: Annotated[str | None, typer.Option(metavar="VAR", help="Environment variable holding the API key.")] = None,
     judge_config: Annotated[Path | None, typer.Option(metavar="FILE", help="YAML judge spec (url, model, key_env, template, prices, ...).")] = None,
-    judge_local: Annotated[str | None, typer.Option("--judge", metavar="SPEC", help="local (embedded SmolLM2), local:PATH.gguf, or a reward model: rm:DIR, hf:PATH, dpo:POLICY,REF, length.")] = None,
+    judge_local: Annotated[str | None, typer.Option("--judge", metavar="SPEC", help="local (embedded SmolLM2), local:PATH.gguf, or a reward model: rm:DIR, hf:PATH, dpo:POLICY,REF, length, overlap.")] = None,
     judge_name: Annotated[str | None, typer.Option(metavar="NAME", help="Name written in the judge column.")] = None,
     template: Annotated[str | None, typer.Option(metavar="NAME|FILE", help="Template name (see --list-templates) or a .j2 path.")] = None,
+    rubric: Annotated[Path | None, typer.Option(metavar="FILE", help="Rubric judging: a YAML/JSON rubric (criteria: name, description, kind gate|preference|scale, weight); each criterion judged on its own, the verdict aggregated outside the judge; per-criterion rows go to <output>.criteria.<ext>.")] = None,
+    rubric_calls: Annotated[str, typer.Option(metavar="HOW", help="With --rubric: separate (one call per criterion) | joint (one call for all criteria).")] = "separate",
+    rubric_weights: Annotated[str, typer.Option(metavar="HOW", help="With --rubric: given (the rubric's) | redundancy (correlated criteria down-weighted) | learned (from --gold).")] = "given",
     mode: Annotated[str | None, typer.Option(metavar="MODE", help="pairwise | pointwise (default: the template's).")] = None,
     references: Annotated[list[Path] | None, typer.Option(metavar="FILE", help="Reference answers (reference-guided templates).")] = None,
     questions: Annotated[Path | None, typer.Option(metavar="FILE", help="Question file for answer files without prompt text.")] = None,
@@ -71,6 +74,9 @@ def judge(
     do_rank: Annotated[bool, typer.Option("--rank", help="Rank the verdicts at the end.")] = False,
     list_templates: Annotated[bool, typer.Option("--list-templates", help="List the shipped templates and exit.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, summary or tables (errors only).")] = False,
+    samples: Annotated[int, typer.Option(metavar="K", help="Self-consistency: ask every game K times (needs --temperature above 0); prob_a is the vote share (with --logprobs the mean P(A)).")] = 1,
+    jury: Annotated[str | None, typer.Option(metavar="METHOD", help="With a panel --judge-config (a judges: list): combine its judges, majority | mean | weighted | peer-rank; the jury table goes to <output>.jury.<ext>.")] = None,
+    gold: Annotated[list[Path] | None, typer.Option(metavar="FILE", help="Gold labels: with --jury weighted they weigh each judge by its accuracy; with --rubric-weights learned they fit the criteria's weights.")] = None,
 ) -> None:
     """LLM-as-a-judge on any OpenAI-compatible endpoint (or the embedded local model), both orders by default."""
     try:
@@ -80,10 +86,14 @@ def judge(
             for name, description in available().items():
                 typer.echo(f"{name:<22} {description}")
             return
+        from referee.judging.panel import load_panel
         from referee.judging.run import judge as judge_fn
         from referee.judging.spec import from_options
 
-        spec = from_options(
+        panel = load_panel(judge_config, temperature=temperature, max_tokens=max_tokens,
+                           logprobs=logprobs, top_logprobs=top_logprobs, price_in=price_in, price_out=price_out,
+                           timeout=timeout) if judge_config else None
+        spec = panel if panel is not None else from_options(
             judge_config, url=judge_url, model=judge_model, key_env=judge_key_env, name=judge_name, temperature=temperature,
             max_tokens=max_tokens, logprobs=logprobs, top_logprobs=top_logprobs, price_in=price_in, price_out=price_out,
             timeout=timeout, judge=judge_local,
@@ -97,6 +107,9 @@ def judge(
                 pairs=pairs,
                 mode=mode,
                 template=template,
+                rubric=rubric,
+                rubric_calls=rubric_calls,
+                rubric_weights=rubric_weights,
                 references=[str(r) for r in references] if references else None,
                 questions=questions,
                 both_orders=not single_order,
@@ -123,6 +136,9 @@ def judge(
                 replicas=replicas,
                 ray_num_cpus=ray_num_cpus,
                 ray_num_gpus=ray_num_gpus,
+                samples=samples,
+                jury=jury,
+                gold=[str(g) for g in gold] if gold else None,
             )
         if not quiet:
             typer.echo(result.summary(), err=True)

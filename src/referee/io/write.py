@@ -19,6 +19,22 @@ def to_jsonl(df: pd.DataFrame) -> str:
     return df.to_json(orient="records", lines=True, force_ascii=False, double_precision=15) if len(df) else ""
 
 
+def write_atomic(df: pd.DataFrame, path: str | Path, what: str = "output") -> Path:
+    """:func:`write` to a temporary file beside ``path``, then rename it over ``path``: a reader
+    never sees a half-written file, and a failure leaves none behind (``InputError`` naming ``what``)."""
+    import os
+
+    p = Path(path)
+    tmp = p.with_name(f".{os.getpid()}.{p.name}")
+    try:
+        write(df, tmp)
+        os.replace(tmp, p)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"cannot write {what}: {err.strerror or err}", path=str(p)) from None
+    return p
+
+
 def write(df: pd.DataFrame, path: str | Path) -> Path:
     """Write ``df`` to ``path``; the format follows the extension.
 

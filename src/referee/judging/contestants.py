@@ -1,19 +1,33 @@
-"""Demo contestants: one local model answering the shipped prompts under different configurations.
+"""Demo contestants: a known quality ladder built from one local model's own answers.
 
-A *contestant* is a system prompt plus decoding settings; the same small GGUF model plays every
-contestant, so differences between them come from the configuration alone.  Responses go
-through the judge :class:`~referee.judging.engine.Engine` with its cache, so a re-run is free.
+The local model (:data:`ANSWERER`: a system prompt plus decoding settings) answers each shipped
+prompt once, through the judge :class:`~referee.judging.engine.Engine` with its cache, so a re-run
+is free.  :func:`build_ladder` then derives the contestants from those answers, so that their true
+order is known *by construction* (:data:`LADDER`, best first):
+
+* ``full`` -- the model's complete answer (cut back to its last complete sentence when the token
+  limit stopped it mid-sentence);
+* ``truncated`` -- the same answer cut to its first quarter of words (at least
+  :data:`MIN_WORDS`): on topic, but incomplete;
+* ``off-topic`` -- the model's full answer to a *different* prompt of the set (a seeded
+  derangement, preferring a prompt of another category): fluent, but answers the wrong question.
+
+An evaluation method that works should rank them ``full > truncated > off-topic``; how close a
+judge comes is measured with Kendall's τ against this order (:mod:`referee.demo`).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from referee.errors import InputError
@@ -38,24 +52,80 @@ class Contestant:
         )
 
 
-CONTESTANTS: tuple[Contestant, ...] = (
-    Contestant(
-        "concise-expert",
-        "You are a concise expert. Answer accurately and directly in at most three sentences.",
-        temperature=0.2,
-    ),
-    Contestant(
-        "friendly-verbose",
-        "You are a warm, enthusiastic assistant. Explain in detail, with an example, and encourage the user.",
-        temperature=0.9,
-    ),
-    Contestant(
-        "one-sentence",
-        "Answer in exactly one short sentence.",
-        temperature=0.0,
-        max_tokens=40,
-    ),
+#: the one configuration that answers every prompt; the ladder's rungs are cut from its answers
+ANSWERER = Contestant(
+    "answerer",
+    "You are a helpful assistant. Answer the question accurately and completely in a few sentences.",
+    temperature=0.2,
+    max_tokens=96,
 )
+#: the ladder's rungs, best first: the true order by construction
+LADDER: tuple[str, ...] = ("full", "truncated", "off-topic")
+#: the truncated rung keeps at least this many words
+MIN_WORDS = 3
+#: how the ladder's rungs are made, for the report
+RUNGS: dict[str, str] = {
+    "full": "the model's complete answer (cut back to its last complete sentence)",
+    "truncated": "the same answer cut to its first quarter of words",
+    "off-topic": "the model's complete answer to a different prompt of the set",
+}
+
+
+def full_answer(text: str) -> str:
+    """``text`` without a trailing unfinished sentence: cut after its last ``.``, ``!`` or ``?``
+    (followed by whitespace or the end) when that lies in the second half of the text."""
+    text = text.strip()
+    ends = [m.end() for m in re.finditer(r"[.!?](?=\s|$)", text)]
+    return text[: ends[-1]] if ends and ends[-1] >= len(text) / 2 else text
+
+
+def truncate(text: str, share: float = 0.25) -> str:
+    """The first ``share`` of ``text``'s whitespace-separated words (rounded up, at least
+    :data:`MIN_WORDS`, never the whole text when it has more than one word)."""
+    words = text.split()
+    keep = min(max(MIN_WORDS, math.ceil(share * len(words))), max(1, len(words) - 1))
+    return " ".join(words[:keep])
+
+
+def derangement(categories: Sequence[Any], seed: int = 0, tries: int = 200) -> list[int]:
+    """For each item ``i`` another item ``j != i``: a seeded cycle through a random permutation
+    (so no item maps to itself); among ``tries`` permutations the first whose every ``i`` maps
+    to an item of another category, else the one with the fewest same-category pairs."""
+    n = len(categories)
+    if n < 2:
+        raise InputError("the off-topic rung needs at least 2 prompts", field="prompts")
+    rng = np.random.default_rng(seed)
+    best: list[int] = []
+    best_same = n + 1
+    for _ in range(tries):
+        order = rng.permutation(n)
+        target = [0] * n
+        for k in range(n):
+            target[int(order[k])] = int(order[(k + 1) % n])
+        same = sum(categories[i] == categories[target[i]] for i in range(n))
+        if same < best_same:
+            best, best_same = target, same
+        if same == 0:
+            break
+    return best
+
+
+def build_ladder(answers: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """The contestants' outputs (``prompt_id, prompt, model, response``, one row per prompt and
+    rung of :data:`LADDER`) from the answerer's ``answers`` (``prompt_id, prompt, response`` and
+    optionally ``category``); deterministic given ``seed`` (which prompt lends its answer to
+    another's off-topic rung)."""
+    a = answers.reset_index(drop=True)
+    cats = a["category"].tolist() if "category" in a else [None] * len(a)
+    full = [full_answer(str(r)) for r in a["response"]]
+    other = derangement(cats, seed=seed)
+    rungs = {"full": full, "truncated": [truncate(t) for t in full], "off-topic": [full[j] for j in other]}
+    rows = [
+        {"prompt_id": a.at[i, "prompt_id"], "prompt": a.at[i, "prompt"], "model": name, "response": rungs[name][i]}
+        for name in LADDER
+        for i in range(len(a))
+    ]
+    return pd.DataFrame(rows, columns=["prompt_id", "prompt", "model", "response"])
 
 
 def data_path(name: str) -> Path:
@@ -91,7 +161,7 @@ def generate_outputs(
     prompts: pd.DataFrame,
     backend: Backend,
     *,
-    contestants: Sequence[Contestant] = CONTESTANTS,
+    contestants: Sequence[Contestant] = (ANSWERER,),
     seed: int = 0,
     cache: Any = None,
     progress: Callable[[int, int, Usage], None] | None = None,

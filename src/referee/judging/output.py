@@ -180,14 +180,20 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def reconciled_path(output: Path) -> Path:
-    """``verdicts.jsonl`` -> ``verdicts.reconciled.jsonl`` (compression suffixes kept)."""
+def sidecar_path(output: Path, tag: str) -> Path:
+    """A file written beside ``output``: ``verdicts.jsonl`` -> ``verdicts.<tag>.jsonl`` (compression
+    suffixes kept).  Judge runs write ``reconciled``; rubric runs ``criteria``; panels ``jury``."""
     name = output.name
     for suffix in (".jsonl", ".ndjson", ".csv", ".parquet"):
         at = name.lower().rfind(suffix)
         if at > 0:
-            return output.with_name(name[:at] + ".reconciled" + name[at:])
-    return output.with_name(name + ".reconciled")
+            return output.with_name(f"{name[:at]}.{tag}{name[at:]}")
+    return output.with_name(f"{name}.{tag}")
+
+
+def reconciled_path(output: Path) -> Path:
+    """``verdicts.jsonl`` -> ``verdicts.reconciled.jsonl`` (compression suffixes kept)."""
+    return sidecar_path(output, "reconciled")
 
 
 # -- the result --------------------------------------------------------------------------------------------------
@@ -306,5 +312,5 @@ def build_result(writer: VerdictWriter, usage: Usage, meta: dict[str, Any], *, r
 
 __all__ = [
     "GAME_COLUMNS", "SCORE_COLUMNS", "JudgeResult", "Row", "VerdictWriter", "build_result", "game_row", "reconciled_path",
-    "score_row",
+    "score_row", "sidecar_path",
 ]  # fmt: skip

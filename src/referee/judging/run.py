@@ -61,6 +61,9 @@ def judge(
     pairs: str | Path | pd.DataFrame | None = None,
     mode: str | None = None,
     template: str | Path | Template | None = None,
+    rubric: Any = None,
+    rubric_calls: str = "separate",
+    rubric_weights: str = "given",
     references: pd.DataFrame | str | Path | Sequence[str | Path] | None = None,
     questions: str | Path | None = None,
     both_orders: bool = True,
@@ -88,6 +91,9 @@ def judge(
     replicas: int = 1,
     ray_num_cpus: float = 1.0,
     ray_num_gpus: float = 0.0,
+    samples: int = 1,
+    jury: str | None = None,
+    gold: Any = None,
 ) -> JudgeResult:
     """Judge model outputs with an LLM and return the verdicts (see the module docstring).
 
@@ -124,7 +130,29 @@ def judge(
     Rendered prompts are not kept, and neither is a list of games or, for ``baseline`` and
     round robin, of pairs.  The table is in game order (the order the pairs were planned, order 1
     before order 2), whatever order the answers came back in.
+
+    ``rubric``: a rubric file, dict or :class:`~referee.judging.rubric.Rubric` — each criterion judged
+    on its own (``rubric_calls="separate"``, or all in one call: ``"joint"``) and the verdict
+    aggregated outside the judge with ``rubric_weights`` ``"given"`` | ``"redundancy"`` | ``"learned"``
+    (from ``gold``); see :mod:`referee.judging.rubric_run`.
+
+    ``samples=k`` (self-consistency, :mod:`referee.judging.samples`): every game asked ``k`` times at
+    a temperature above 0, ``prob_a`` the vote share (with logprobs the mean per-answer P(A)).  A
+    panel ``judge_spec`` (a mapping or YAML file with a ``judges`` list,
+    :mod:`referee.judging.panel`) runs its judges concurrently and, with ``jury`` (``majority`` |
+    ``mean`` | ``weighted`` | ``peer-rank``, :func:`referee.jury`; ``gold`` for ``weighted``), adds
+    their jury's table.
     """
+    if rubric is not None:  # rubric judging: one call per criterion, aggregated outside the judge
+        from referee.judging.rubric_run import rubric_judge
+
+        return rubric_judge(dict(locals()))
+    if samples != 1 or jury is not None or gold is not None or isinstance(judge_spec, dict | str | Path):
+        args = dict(locals())
+        from referee.judging.panel import delegate
+
+        if (special := delegate(args, judge)) is not None:  # a panel, a jury, self-consistency
+            return special
     from referee.judging.games import Texts, source_for
     from referee.judging.inputs import records_of, references_of
 

@@ -28,7 +28,7 @@ class JudgeSpec:
     """Who judges and how: an OpenAI-compatible endpoint (``url`` + ``model``), the local model, or a scorer.
 
     ``local``: None for HTTP; ``""`` for the default local model (SmolLM2), else a ``.gguf`` path.
-    ``scorer``: a reward-model spec (``rm:DIR``, ``hf:PATH``, ``dpo:...``, ``length``): the pair's
+    ``scorer``: a reward-model spec (``rm:DIR``, ``hf:PATH``, ``dpo:...``, ``length``, ``overlap``): the pair's
     verdict is ``prob_a = σ(r_a − r_b)`` from the two responses' rewards, no LLM call.
     ``price_in`` / ``price_out``: cost per 1,000 input / output tokens.  Decoding fields left None
     take the template's defaults.
@@ -134,7 +134,7 @@ def parse_local(value: str) -> str | None:
     if value.startswith("local:") and value[6:]:
         return value[6:]
     raise InputError(
-        f"`local` takes 'local', 'local:PATH.gguf' or a reward model (rm:DIR, hf:PATH, dpo:POLICY,REF, length), got {value!r}",
+        f"`local` takes 'local', 'local:PATH.gguf' or a reward model (rm:DIR, hf:PATH, dpo:POLICY,REF, length, overlap), got {value!r}",
         field="judge",
     )
 
@@ -144,8 +144,8 @@ SCORER_PREFIXES = ("rm:", "hf:", "dpo:", "length:")
 
 
 def is_scorer_spec(value: Any) -> bool:
-    """``length``, ``rm:DIR``, ``hf:PATH``, ``dpo:...``: a reward model used as a pairwise judge."""
-    return isinstance(value, str) and (value in ("length", "dpo") or value.startswith(SCORER_PREFIXES))
+    """``length``, ``overlap``, ``rm:DIR``, ``hf:PATH``, ``dpo:...``: a reward model used as a pairwise judge."""
+    return isinstance(value, str) and (value in ("length", "overlap", "dpo") or value.startswith(SCORER_PREFIXES))
 
 
 def resolve(judge_spec: JudgeSpec | dict[str, Any] | str | Path) -> JudgeSpec:
