@@ -13,14 +13,15 @@ from referee.errors import InputError
 
 @app.command(cls=Command)
 def demo(
-    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Folder for the demo's outputs (and its cache).")] = Path("demo"),
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="Folder for the demo's outputs (and its cache).")] = Path("demo"),
     simulated: Annotated[
         bool, typer.Option("--simulated", help="The quick demo instead: rank a simulated arena with known true strengths.")
     ] = False,
     prompts: Annotated[int | None, typer.Option("--prompts", min=1, metavar="N", help="Use only the first N shipped prompts.")] = None,
     seed: Annotated[int | None, typer.Option(metavar="SEED", help="Seed (sampling, pairing, bootstrap; default 0, simulated 7).")] = None,
 ) -> None:
-    """Offline demo: a local model answers prompts as three contestants, judges them in both orders, ranks, reports."""
+    """Offline demo: a known quality ladder from a local model's answers, judged (local model in both orders,
+    length, prompt overlap, a jury), ranked and scored against the known order with Kendall's τ; writes a report."""
     check_outputs(out)
     if simulated:
         from referee.demo import demo_simulated

@@ -46,7 +46,7 @@ def train_rm(
 @app.command(cls=Command)
 def score(
     outputs: Annotated[list[Path], typer.Argument(metavar="FILE...", help="Model outputs (the formats of `referee judge --outputs`) or preference pairs (TRL prompt/chosen/rejected, HH-RLHF): both responses of every pair are scored.")],
-    scorer: Annotated[str, typer.Option(metavar="SPEC", help="length | length:tokens | rm:DIR | hf:PATH | dpo:POLICY,REF")] = "length",
+    scorer: Annotated[str, typer.Option(metavar="SPEC", help="length | length:tokens | overlap | rm:DIR | hf:PATH | dpo:POLICY,REF")] = "length",
     output: Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE", help="Write the scores table (.jsonl/.csv/.parquet); the folder must exist.")] = None,
     questions: Annotated[Path | None, typer.Option(metavar="FILE", help="FastChat question file (prompt texts).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or notes.")] = False,
@@ -88,7 +88,7 @@ def score(
 @app.command("best-of-n", cls=Command)
 def best_of_n(
     samples: Annotated[list[Path], typer.Argument(metavar="FILE...", help="Samples: prompt_id, prompt, response[, model, sample_id[, score]] (.jsonl/.json/.csv/.parquet).")],
-    scorer: Annotated[str | None, typer.Option(metavar="SPEC", help="length | rm:DIR | hf:PATH | dpo:POLICY,REF (default: the samples' score column).")] = None,
+    scorer: Annotated[str | None, typer.Option(metavar="SPEC", help="length | overlap | rm:DIR | hf:PATH | dpo:POLICY,REF (default: the samples' score column).")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE", help="Write the picks (.jsonl/.csv/.parquet); the folder must exist.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary.")] = False,
 ) -> None:

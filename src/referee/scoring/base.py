@@ -6,7 +6,8 @@ them.  Scores are written to the **scores table**: ``prompt_id``, ``model``, ``r
 ``scorer``, ``score`` (optionally ``score_probs``).
 
 Specs (``--scorer``): ``length`` (response length, the trivial baseline every report
-shows), ``rm:DIR`` (a referee embedding reward model trained by ``referee train-rm``),
+shows), ``overlap`` (the share of the prompt's content words the response uses: a relevance
+heuristic, :mod:`referee.scoring.overlap`), ``rm:DIR`` (a referee embedding reward model trained by ``referee train-rm``),
 ``hf:PATH`` (a Hugging Face sequence-classification reward model on local disk),
 ``dpo:POLICY.gguf,REF.gguf`` (implicit DPO reward, β·(log π − log π_ref)).
 """

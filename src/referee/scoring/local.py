@@ -17,12 +17,12 @@ import pandas as pd
 from referee.errors import InputError
 from referee.scoring.base import ProgressScorer, Scorer
 
-SPECS = "length | length:tokens | rm:DIR | hf:PATH | dpo:POLICY,REF"
+SPECS = "length | length:tokens | overlap | rm:DIR | hf:PATH | dpo:POLICY,REF"
 SCORE_COLUMNS = ["prompt_id", "model", "response", "scorer", "score"]
 
 
 def load_scorer(spec: str | Scorer, **kwargs: Any) -> Scorer:
-    """A scorer from its spec: ``length``, ``length:tokens``, ``rm:DIR``, ``hf:PATH``, ``dpo:POLICY,REF[,...]``.
+    """A scorer from its spec: ``length``, ``length:tokens``, ``overlap``, ``rm:DIR``, ``hf:PATH``, ``dpo:POLICY,REF[,...]``.
 
     A :class:`~referee.scoring.base.Scorer` instance is returned unchanged.  ``kwargs`` go to the
     scorer's constructor (e.g. ``cache_dir`` for ``rm:``, ``batch_size`` / ``device`` for ``hf:``).
@@ -38,6 +38,10 @@ def load_scorer(spec: str | Scorer, **kwargs: Any) -> Scorer:
         if rest not in ("", "chars", "tokens"):
             raise InputError(f"unknown length unit in {spec!r}; expected length or length:tokens", field="scorer")
         return LengthScorer(rest or "chars")
+    if kind == "overlap" and not rest:
+        from referee.scoring.overlap import OverlapScorer
+
+        return OverlapScorer()
     if kind in ("rm", "hf") and not rest:
         raise InputError(f"{kind}: needs a path, e.g. {kind}:models/rm", field="scorer")
     if kind == "rm":
