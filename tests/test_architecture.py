@@ -190,7 +190,7 @@ def private_violations(edges: list[Import], files: dict[str, Path], src: Path) -
 #: the layers of docs/architecture.md, top first: a component imports only components of lower layers
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("cli",),
-    ("demo",),
+    ("demo", "probing"),
     ("arena", "judging"),
     ("planning",),
     ("ranking", "auditing", "scoring"),
