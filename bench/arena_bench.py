@@ -12,7 +12,10 @@ against a real server process with a SQLite database:
    while the vote load from (1) runs again (so some land during a recomputation).
 
 Targets (issue 5, on 2 cores): ≥ 1,000 votes/s with p99 ≤ 50 ms; leaderboard p99 ≤ 100 ms
-with 100,000 votes stored.
+with 100,000 votes stored.  The server runs with the arena's default (votes name nobody);
+``--reveal`` serves with names after each vote (and the sampler's leak protection).  The host's
+1-minute load average is reported before and after the vote load: figures from a busy host are
+not the server's.
 
     python bench/arena_bench.py                     # defaults: 20,000 votes, 100,000 stored
     python bench/arena_bench.py --votes 5000 --stored 20000 --json out.json
@@ -180,6 +183,7 @@ async def vote_load(client: Client, tokens: list[str], n_votes: int, rng: random
         "cycle_p99_ms": round(pct(lat_cycle, 99), 2),
         "server_cpu_ms_per_vote": round(1000 * server_cpu / done, 3) if done else None,
         "errors": errors,
+        "load_avg_1m": round(os.getloadavg()[0], 2),  # of the whole host, this run included
         "host_steal_pct": round(100 * stolen / (wall * (os.cpu_count() or 1)), 1) if steal >= 0 else None,
     }
 
@@ -254,6 +258,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--sqlite-sync", choices=("normal", "full"), default="normal")
     ap.add_argument("--votes-only", action="store_true", help="skip the leaderboard phases")
+    ap.add_argument("--reveal", action="store_true",
+                    help="serve with --reveal (names after each vote, revealed responses never shown again)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
 
@@ -274,9 +280,11 @@ def main() -> None:
     port = free_port()
     log = (tmp / "server.log").open("wb")
     proc = subprocess.Popen([*REFEREE, "arena", "serve", "--db", db, "--port", str(port), "--rate-limit", "0",
-                             "--refresh", "2", "--sqlite-sync", args.sqlite_sync], stdout=log, stderr=subprocess.STDOUT)
+                             "--refresh", "2", "--sqlite-sync", args.sqlite_sync, *(["--reveal"] if args.reveal else [])],
+                            stdout=log, stderr=subprocess.STDOUT)
     results: dict[str, object] = {"models": args.models, "prompts": args.prompts, "annotators": args.annotators,
-                                  "cpus": os.cpu_count()}
+                                  "cpus": os.cpu_count(), "reveal": args.reveal,
+                                  "load_avg_1m_before": round(os.getloadavg()[0], 2)}
     try:
         for _ in range(300):
             try:
@@ -323,6 +331,8 @@ def main() -> None:
     print("| what | figure | target |\n|---|---|---|")
     print(f"| votes/s (battle + vote per vote, {args.annotators} annotators) | {v['votes_per_s']} | ≥ 1,000 |")
     print(f"| host CPU steal during the vote load | {v['host_steal_pct']}% | (0 on a dedicated machine) |")
+    print(f"| host load average (1 min) before / after the vote load | {results['load_avg_1m_before']} / "
+          f"{v['load_avg_1m']} ({os.cpu_count()} CPUs) | (quiet: well under the CPU count) |")
     print(f"| server CPU per vote (battle + vote requests) | {v['server_cpu_ms_per_vote']} ms | |")
     print(f"| POST /api/vote p50 / p99 | {v['vote_p50_ms']} / {v['vote_p99_ms']} ms | p99 ≤ 50 ms |")
     print(f"| GET /api/battle p50 / p99 | {v['battle_p50_ms']} / {v['battle_p99_ms']} ms | |")

@@ -28,6 +28,7 @@ EXAMPLES: dict[str, str] = {
     "audit": "referee audit verdicts.jsonl --gold human.jsonl -o audit.html",
     "audit-validate": "referee audit-validate --n 500 --effect 0.1",
     "judge": "referee judge --outputs outputs/*.json --baseline gpt4_1106_preview --judge local -o verdicts.jsonl",
+    "jury": "referee jury ratings-gpt4/ ratings-claude/ ratings-bard/ --method weighted --gold ratings-human/ -o jury.jsonl",
     "demo": "referee demo --simulated",
     "train-rm": "referee train-rm pairs.jsonl --encoder minilm --holdout 0.2 --seed 0 -o rm/",
     "score": "referee score outputs/*.json --scorer rm:rm/ -o scores.jsonl",
@@ -36,6 +37,7 @@ EXAMPLES: dict[str, str] = {
     "arena serve": "referee arena serve --outputs outputs/*.json --db sqlite:///arena.db",
     "arena invite": "referee arena invite --db sqlite:///arena.db --name alice --url http://127.0.0.1:8000",
     "arena export": "referee arena export --db sqlite:///arena.db -o votes.jsonl",
+    "arena revoke": "referee arena revoke --db sqlite:///arena.db --name alice",
     "plan simulate": "referee plan simulate --truth board.json --plans random,active,swiss --budget 5%,10%,25% --seeds 50 -o plan.html",
     "plan next": "referee plan next verdicts.jsonl --outputs outputs/*.json --n 500 -o next_pairs.jsonl",
 }

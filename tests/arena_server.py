@@ -79,8 +79,11 @@ class ArenaServer:
 
 @contextlib.contextmanager
 def arena_server(db: str, outputs: list[Path] | None = None, *, args: list[str] | None = None,
-                 admin_token: str | None = ADMIN_TOKEN, log_dir: Path, port: int | None = None) -> Iterator[ArenaServer]:
-    """Start the server, wait for ``/healthz``, yield it; stop it afterwards (SIGTERM, then SIGKILL)."""
+                 admin_token: str | None = ADMIN_TOKEN, log_dir: Path, port: int | None = None,
+                 preexec_fn: Any = None) -> Iterator[ArenaServer]:
+    """Start the server, wait for ``/healthz``, yield it; stop it afterwards (SIGTERM, then SIGKILL).
+
+    ``preexec_fn`` runs in the server process before it starts (e.g. to lower its file limit)."""
     port = port or free_port()
     env = {k: v for k, v in os.environ.items() if k != "REFEREE_ADMIN_TOKEN"}
     if admin_token:
@@ -90,7 +93,7 @@ def arena_server(db: str, outputs: list[Path] | None = None, *, args: list[str] 
         cmd += ["--outputs", str(o)]
     log = log_dir / f"arena-{port}.log"
     with log.open("ab") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, preexec_fn=preexec_fn)
     server = ArenaServer(f"http://127.0.0.1:{port}", db, proc, log)
     try:
         wait_ready(proc, lambda: server.request("GET", "/healthz")[0] == 200, timeout=60, name="arena server",

@@ -1,9 +1,11 @@
 """The arena's HTTP API contract, against a real ``referee arena serve`` process.
 
 Every test runs on SQLite (a temporary file) and on a real PostgreSQL server (skipped, with
-the reason, where PostgreSQL is not installed).  Each backend gets two servers for the whole
-module: ``main`` (3 models x 3 prompts, no rate limit) and ``opts`` (``--identity-filter``
-and ``--rate-limit 3``).  Tests use their own annotators, so they do not depend on each other.
+the reason, where PostgreSQL is not installed).  Each backend gets three servers for the whole
+module: ``main`` (3 models x 3 prompts, no rate limit, the default: votes name nobody), ``opts``
+(``--identity-filter`` and ``--rate-limit 3``) and ``reveal`` (like ``main``, with ``--reveal``).
+Tests use their own annotators, so they do not depend on each other.  Which models a battle showed
+comes from the vote's answer where the server reveals it, else from the admin export.
 """
 
 from __future__ import annotations
@@ -71,19 +73,31 @@ def vote(server: ArenaServer, token: str, battle_id: str, winner: str) -> tuple[
     return jcall(server, "POST", "/api/vote", {"battle_id": battle_id, "winner": winner}, token=token)
 
 
-def judge_all(server: ArenaServer, token: str, limit: int = 50) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """Vote (winners from CYCLE) until the server says done; ``[(battle, vote response)]``."""
+def judge_all(server: ArenaServer, token: str, limit: int = 50,
+              revealed: bool = False) -> list[tuple[dict[str, Any], dict[str, str]]]:
+    """Vote (winners from CYCLE) until the server says done; ``[(battle, {model_a, model_b})]``, the
+    models shown as A and B.  A server with ``--reveal`` (``revealed``) names them in each vote's
+    answer, which must agree with the admin export; by default the answer names nobody and the
+    names come from the export alone."""
     done = []
     for i in range(limit):
         status, battle = jcall(server, "GET", "/api/battle", token=token)
         if status == 404:
             assert battle["done"] is True, battle
-            return done
+            break
         assert status == 200, battle
         status, out = vote(server, token, battle["battle_id"], CYCLE[i % len(CYCLE)])
         assert status == 200, out
         done.append((battle, out))
-    raise AssertionError(f"still getting battles after {limit}")
+    else:
+        raise AssertionError(f"still getting battles after {limit}")
+    rows = {r["battle_id"]: r for r in export_rows(server)}
+    named = []
+    for battle, out in done:
+        names = {k: rows[battle["battle_id"]][k] for k in ("model_a", "model_b")}
+        assert out == ({"ok": True, "revealed": True, **names} if revealed else {"ok": True, "revealed": False}), out
+        named.append((battle, names))
+    return named
 
 
 def export_rows(server: ArenaServer, query: str = "") -> list[dict[str, Any]]:
@@ -138,6 +152,9 @@ def servers(backend: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         # mod-z names its maker in every response; 3 votes/s per annotator, bursts of 6
         "opts": (write_outputs(d / "opts.jsonl", MODELS, prompts=2, seed=2, texts={"mod-z": LEAK}),
                  ["--refresh", "0.2", "--rate-limit", "3", "--identity-filter"]),
+        # as main, but each vote names the two models (and hides what it revealed from that voter)
+        "reveal": (write_outputs(d / "reveal.jsonl", MODELS, prompts=3, seed=3), ["--refresh", "0.2", "--rate-limit", "0",
+                                                                                 "--reveal"]),
     }
     managers = {name: arena_server(backend(f"arena_{name}"), [out], args=args, log_dir=d)
                 for name, (out, args) in specs.items()}
@@ -163,6 +180,11 @@ def main(servers: dict[str, ArenaServer]) -> ArenaServer:
 @pytest.fixture(scope="module")
 def opts(servers: dict[str, ArenaServer]) -> ArenaServer:
     return servers["opts"]
+
+
+@pytest.fixture(scope="module")
+def reveal(servers: dict[str, ArenaServer]) -> ArenaServer:
+    return servers["reveal"]
 
 
 # -- tests -----------------------------------------------------------------------------------------
@@ -248,13 +270,13 @@ def test_vote_statuses(main: ArenaServer) -> None:
     payload = json.dumps({"battle_id": bid, "winner": "model_b"}).encode()
     status, out = jcall(main, "POST", "/api/vote", raw=payload, token=alice, content_type="application/json; charset=utf-8")
     assert status == 200
-    assert out["ok"] is True and {out["model_a"], out["model_b"]} <= set(MODELS)
+    assert out == {"ok": True, "revealed": False}  # the default: the vote names nobody
     for winner in ("model_b", "tie"):
         status, again = vote(main, alice, bid, winner)
         assert status == 409 and "already voted" in again["detail"]
     rows = {r["battle_id"]: r for r in export_rows(main)}
     assert rows[bid]["winner"] == "model_b"
-    assert rows[bid]["model_a"] == out["model_a"] and rows[bid]["response_a"] == battle["response_a"]
+    assert rows[bid]["model_a"] in MODELS and rows[bid]["response_a"] == battle["response_a"]
     assert bobs["battle_id"] in rows and rows[bobs["battle_id"]]["winner"] == "model_b"
 
 
@@ -278,6 +300,22 @@ def test_no_repeats_then_done(main: ArenaServer) -> None:
     for _ in range(2):
         status, out = jcall(main, "GET", "/api/battle", token=token)
         assert status == 404 and out["done"] is True and out["detail"]
+
+
+def test_reveal_names_the_models_and_never_shows_them_again(reveal: ArenaServer) -> None:
+    """``--reveal``: each vote's answer names the models shown as A and B (as the export does, checked
+    in judge_all); with fixed outputs that voter is then never shown either response again, so 3
+    models x 3 prompts give one battle per prompt (floor(3/2)) and then "done", where the default
+    gives all 9 (test_no_repeats_then_done).  What one voter saw does not limit another."""
+    for _ in range(2):
+        token = new_annotator(reveal)
+        done = judge_all(reveal, token, revealed=True)
+        assert len(done) == 3 and len({b["prompt"] for b, _ in done}) == 3
+        assert all(v["model_a"] != v["model_b"] and {v["model_a"], v["model_b"]} <= set(MODELS) for _, v in done)
+        texts = [t for b, _ in done for t in (b["response_a"], b["response_b"])]
+        assert len(set(texts)) == len(texts) == 6  # no response shown twice
+        status, out = jcall(reveal, "GET", "/api/battle", token=token)
+        assert status == 404 and out["done"] is True
 
 
 def test_leaderboard_matches_rank_on_export(main: ArenaServer, tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import json
 import random
 import shutil
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -157,7 +158,8 @@ def expect_fresh_battle(page: Page) -> None:
 def test_vote_flow_keyboard_mouse_and_leaderboard(watch: Any, tmp_path: Path) -> None:
     outputs = write_outputs(tmp_path / "outputs.jsonl", MODELS, 6, seed=3)
     db = f"sqlite:///{tmp_path / 'arena.db'}"
-    with arena_server(db, [outputs], args=[*ARGS, "--seed", "7"], log_dir=tmp_path) as srv:
+    # --reveal: names after each vote (4 models x 6 prompts: up to 2 battles per prompt for alice)
+    with arena_server(db, [outputs], args=[*ARGS, "--seed", "7", "--reveal"], log_dir=tmp_path) as srv:
         token = srv.invite("alice")
         w = watch()
         page = w.new_page()
@@ -300,6 +302,52 @@ def test_vote_flow_keyboard_mouse_and_leaderboard(watch: Any, tmp_path: Path) ->
     assert_png(tmp_path / "leaderboard.png")
 
 
+# -- model names: only with --reveal ----------------------------------------------------------------
+def exported(srv: ArenaServer) -> dict[str, dict[str, Any]]:
+    """The admin export (JSONL) by battle id: who was really shown as A and B."""
+    req = urllib.request.Request(srv.url + "/api/export", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return {row["battle_id"]: row for row in map(json.loads, r.read().decode("utf-8").splitlines())}
+
+
+@pytest.mark.parametrize("reveal", [False, True], ids=["default", "reveal"])
+def test_model_names_after_a_vote_only_with_reveal(watch: Any, tmp_path: Path, reveal: bool) -> None:
+    """By default a vote names nobody: both sides show "—", no model name is anywhere on the page and
+    the vote's answer has none; with ``--reveal`` the page shows the two models the export says were
+    shown as A and B."""
+    outputs = write_outputs(tmp_path / "outputs.jsonl", MODELS, 2, seed=4)
+    db = f"sqlite:///{tmp_path / 'arena.db'}"
+    with arena_server(db, [outputs], args=[*ARGS, *(["--reveal"] if reveal else [])], log_dir=tmp_path) as srv:
+        token = srv.invite("carol")
+        w = watch()
+        page = w.new_page()
+        assert_csp(page.goto(f"{srv.url}/login?token={token}"))
+        for key in ("a", "t"):
+            expect_fresh_battle(page)
+            with page.expect_response(lambda r: r.url.endswith("/api/vote")) as vote_info:
+                page.keyboard.press(key)
+            assert vote_info.value.status == 200, vote_info.value.text()
+            answer = vote_info.value.json()
+            row = exported(srv)[json.loads(vote_info.value.request.post_data or "{}")["battle_id"]]
+            expect(page.locator("#status")).to_contain_text("Vote recorded")
+            expect(page.locator("#next")).to_be_visible()
+            if reveal:
+                shown = (row["model_a"], row["model_b"])
+                assert answer == {"ok": True, "revealed": True, "model_a": shown[0], "model_b": shown[1]}, answer
+                expect(page.locator("#name-a")).to_have_text("— " + shown[0])
+                expect(page.locator("#name-b")).to_have_text("— " + shown[1])
+            else:
+                assert answer == {"ok": True, "revealed": False}, answer
+                expect(page.locator("#name-a")).to_have_text("—")
+                expect(page.locator("#name-b")).to_have_text("—")
+                text = page.inner_text("body")
+                assert not [m for m in MODELS if m in text], text
+            with page.expect_response(lambda r: "/api/battle" in r.url):
+                page.keyboard.press("n")
+        expect_fresh_battle(page)
+        assert not w.dialogs and not w.errors, (w.dialogs, w.errors)
+
+
 # -- long responses: the vote bar stays in view ----------------------------------------------------
 def long_answer(words: int, seed: int) -> str:
     """About ``words`` words of Markdown: paragraphs of ~60 words, a list and a code block now and then."""
@@ -387,7 +435,8 @@ def test_vote_buttons_in_view_with_long_responses(watch: Any, tmp_path: Path) ->
 def test_admin_invite_and_hide(watch: Any, tmp_path: Path) -> None:
     outputs = write_outputs(tmp_path / "outputs.jsonl", MODELS, 6, seed=5)
     db = f"sqlite:///{tmp_path / 'arena.db'}"
-    with arena_server(db, [outputs], args=ARGS, log_dir=tmp_path) as srv:
+    # --reveal, to read the models off the page: 3 visible models x 6 prompts are exactly 6 battles for bob
+    with arena_server(db, [outputs], args=[*ARGS, "--reveal"], log_dir=tmp_path) as srv:
         w = watch()
         page = w.new_page()
         assert_csp(page.goto(srv.url + "/admin"))
@@ -489,7 +538,9 @@ def assert_clean(w: Watch, page: Page, containers: list[str]) -> None:
 def test_xss_payloads_render_as_text(watch: Any, tmp_path: Path) -> None:
     outputs = write_xss_outputs(tmp_path / "xss.jsonl")
     db = f"sqlite:///{tmp_path / 'arena.db'}"
-    with arena_server(db, [outputs], args=ARGS, log_dir=tmp_path) as srv:
+    # --reveal shows the HTML model names on the page; it leaves mallory one battle per prompt (3), and
+    # balanced sampling makes those 3 cover the 3 pairs, so every model reaches the leaderboard
+    with arena_server(db, [outputs], args=[*ARGS, "--reveal", "--sampling", "balanced"], log_dir=tmp_path) as srv:
         token = srv.invite("mallory")
         w = watch()
         page = w.new_page()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import http.client
 import itertools
 import json
+import unicodedata
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -208,6 +209,29 @@ def test_login_invite_and_hide_fields(server: ArenaServer) -> None:
     name = f"dup-\u00e9-{next(_names)}"
     assert server.request("POST", "/api/admin/invite", {"name": name}, token=ADMIN_TOKEN)[0] == 200
     assert api_error(server, "POST", "/api/admin/invite", json.dumps({"name": name}).encode(), bearer(ADMIN_TOKEN))[0] == 409
+
+
+def test_annotator_names_cannot_impersonate(server: ArenaServer) -> None:
+    """NFC-normalised; bidi overrides and zero-width characters refused (422); a homoglyph or
+    case variant of an existing name refused (409) — over HTTP, on both databases."""
+    base = f"alice{next(_names)}"
+    status, body = server.request("POST", "/api/admin/invite", {"name": base}, token=ADMIN_TOKEN)
+    assert status == 200, body
+
+    def invite(name: str) -> tuple[int, str]:
+        return api_error(server, "POST", "/api/admin/invite", json.dumps({"name": name}).encode(), bearer(ADMIN_TOKEN))
+
+    for evil, code in [(base + "\u202egnp.exe", "U+202E"), ("\u2066" + base, "U+2066"), (base[:3] + "\u200b" + base[3:], "U+200B")]:
+        status, detail = invite(evil)
+        assert status == 422 and code in detail, (evil, status, detail)
+    for lookalike in ["\u0430" + base[1:], base.upper(), "\uff41" + base[1:]]:  # Cyrillic a, capitals, fullwidth a
+        status, detail = invite(lookalike)
+        assert status == 409 and "looks like" in detail and base in detail, (lookalike, status, detail)
+    decomposed = f"re\u0301mi{next(_names)}"  # e + combining acute: stored as NFC "é"
+    status, body = server.request("POST", "/api/admin/invite", {"name": decomposed}, token=ADMIN_TOKEN)
+    assert status == 200, body
+    status, detail = invite(unicodedata.normalize("NFC", decomposed))
+    assert status == 409 and "already exists" in detail, (status, detail)
 
 
 # -- query parameters, headers, cookies --------------------------------------------------------------

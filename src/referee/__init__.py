@@ -7,7 +7,9 @@ keyword arguments::
     referee.rank(data, ...)                  # a Leaderboard (referee.ranking)
     referee.rank_segments(data, by, ...)     # one Leaderboard per segment
     referee.judge(outputs, ...)              # a JudgeResult (referee.judging)
+    referee.jury(tables, method=...)         # several judges' verdicts, one per pair
     referee.audit(data, ...)                 # an AuditReport (referee.auditing)
+    referee.probe(pairs, probes=..., ...)    # a ProbeReport: edits that should not matter (referee.probing)
     referee.score(outputs, scorer, ...)      # reward-model scores (referee.scoring)
     referee.train_rm(pairs, ...)             # a small trainable reward model
     referee.best_of_n(samples, scorer, ...)  # pick the best of N samples per prompt
@@ -33,10 +35,13 @@ _LAZY = {
     "rank_segments": "referee.ranking.segments:rank_segments",
     "Leaderboard": "referee.ranking.leaderboard:Leaderboard",
     "judge": "referee.judging.run:judge",
+    "jury": "referee.judging.jury:jury",
     "JudgeSpec": "referee.judging.run:JudgeSpec",
     "JudgeResult": "referee.judging.run:JudgeResult",
     "audit": "referee.auditing.api:audit",
     "AuditReport": "referee.auditing.report:AuditReport",
+    "probe": "referee.probing.run:probe",
+    "ProbeReport": "referee.probing.report:ProbeReport",
     "score": "referee.scoring.api:score",
     "load_scorer": "referee.scoring.api:load_scorer",
     "train_rm": "referee.scoring.rm:train_rm",

@@ -5,9 +5,12 @@ from __future__ import annotations
 from referee.auditing.api import audit as audit
 from referee.auditing.report import AuditReport as AuditReport
 from referee.io import read as read
+from referee.judging.jury import jury as jury
 from referee.judging.run import JudgeResult as JudgeResult
 from referee.judging.run import JudgeSpec as JudgeSpec
 from referee.judging.run import judge as judge
+from referee.probing.report import ProbeReport as ProbeReport
+from referee.probing.run import probe as probe
 from referee.ranking.api import rank as rank
 from referee.ranking.leaderboard import Leaderboard as Leaderboard
 from referee.ranking.segments import rank_segments as rank_segments
@@ -18,4 +21,4 @@ from referee.scoring.export import export_pairs as export_pairs
 from referee.scoring.rm import train_rm as train_rm
 
 __version__: str
-__all__ = ["AuditReport", "JudgeResult", "JudgeSpec", "Leaderboard", "__version__", "audit", "best_of_n", "export_pairs", "judge", "load_scorer", "rank", "rank_segments", "read", "score", "train_rm"]
+__all__ = ["AuditReport", "JudgeResult", "JudgeSpec", "Leaderboard", "ProbeReport", "__version__", "audit", "best_of_n", "export_pairs", "judge", "jury", "load_scorer", "probe", "rank", "rank_segments", "read", "score", "train_rm"]

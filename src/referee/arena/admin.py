@@ -7,15 +7,16 @@ token for changes); with no admin token configured they all answer 403.
 from __future__ import annotations
 
 import time
+from typing import Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
 
 from referee.arena.bodies import HideBody, InviteBody
-from referee.arena.deps import AdminReader, AdminWriter
+from referee.arena.deps import AdminReader, AdminWriter, guard_of
 from referee.arena.http import API_HEADERS, ApiError, ApiJSON, body_schema, read_json
 from referee.arena.store import NameTaken
 from referee.errors import InputError
-from referee.io.write import to_jsonl
 
 router = APIRouter(prefix="/api", default_response_class=ApiJSON)
 
@@ -29,8 +30,20 @@ async def invite(request: Request, who: AdminWriter) -> Response:
         token = await arena.run(arena.store.invite, body.name)
     except InputError as e:
         raise ApiError(409 if isinstance(e, NameTaken) else 422, e.message) from None
-    base = str(request.base_url).rstrip("/")
-    return ApiJSON({"name": body.name.strip(), "token": token, "link": f"{base}/login?token={token}"})
+    # the link is built on --public-url (or the address served on), never on the request's Host header
+    return ApiJSON({"name": body.name.strip(), "token": token, "link": guard_of(request).link(token)})
+
+
+@router.post("/admin/revoke", openapi_extra=body_schema(InviteBody))
+async def revoke(request: Request, who: AdminWriter) -> Response:
+    """End every session and disable the token of the annotator named in the body (``{"name": ...}``,
+    as for an invite); the answer says how many sessions ended.  404 for an unknown name."""
+    body = await read_json(request, InviteBody)
+    try:
+        ended = await who.arena.run(who.arena.store.revoke, body.name)
+    except KeyError:
+        raise ApiError(404, f"no annotator named {body.name.strip()!r}") from None
+    return ApiJSON({"ok": True, "name": body.name.strip(), "sessions": ended})
 
 
 @router.get("/admin/annotators")
@@ -68,12 +81,15 @@ async def hide(request: Request, who: AdminWriter) -> Response:
 
 
 @router.get("/export")
-async def export(who: AdminReader, identity_filter: bool = False) -> Response:
-    """All votes as canonical comparisons JSONL (``referee arena export`` over HTTP)."""
-    frame = await who.arena.run(who.arena.export_frame, identity_filter)
+async def export(
+    who: AdminReader, identity_filter: bool = False, fmt: Literal["jsonl", "csv"] = Query("jsonl", alias="format")
+) -> Response:
+    """All votes as canonical comparisons, JSONL or CSV (``referee arena export`` over HTTP), streamed:
+    read and written a batch at a time, so memory does not grow with the number of votes."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    return Response(
-        to_jsonl(frame).encode("utf-8"),
-        media_type="application/x-ndjson",
-        headers={**API_HEADERS, "Content-Disposition": f'attachment; filename="arena-votes-{stamp}.jsonl"'},
+    media = "application/x-ndjson" if fmt == "jsonl" else "text/csv; charset=utf-8"
+    return StreamingResponse(
+        who.arena.export_stream(identity_filter, fmt),
+        media_type=media,
+        headers={**API_HEADERS, "Content-Disposition": f'attachment; filename="arena-votes-{stamp}.{fmt}"'},
     )

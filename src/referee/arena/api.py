@@ -11,18 +11,19 @@ from typing import Literal
 from fastapi import APIRouter, Request, Response
 
 from referee.arena.bodies import LoginBody, VoteBody
-from referee.arena.deps import ArenaDep, BattleTaker, BoardArena, Voter
+from referee.arena.deps import ArenaDep, BattleTaker, BoardArena, Voter, authenticate, guard_of, open_session
 from referee.arena.http import API_HEADERS, ApiError, ApiJSON, body_schema, read_json
-from referee.arena.security import COOKIE, MAX_AGE
+from referee.arena.security import COOKIE, session_key
 
 router = APIRouter(default_response_class=ApiJSON)
 EMPTY_BOARD = b'{"models": [], "meta": {}}'
 
 
 def session_cookie(response: Response, request: Request, value: str) -> None:
-    """Set the session cookie: HttpOnly, SameSite=Strict, Secure on https, whole site."""
+    """Set the session cookie: HttpOnly, SameSite=Strict, Secure on https, whole site, for the session lifetime."""
     response.set_cookie(
-        COOKIE, value, max_age=MAX_AGE, httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/"
+        COOKIE, value, max_age=guard_of(request).session_seconds, httponly=True, samesite="strict",
+        secure=request.url.scheme == "https", path="/",
     )
 
 
@@ -52,18 +53,25 @@ async def get_leaderboard(arena: BoardArena, style: Literal["on", "off", "1", "0
 
 @router.post("/api/login", openapi_extra=body_schema(LoginBody))
 async def login(request: Request, arena: ArenaDep) -> Response:
-    """Exchange a token (a :class:`LoginBody`) for a session cookie."""
+    """Exchange a token (a :class:`LoginBody`) for a session cookie (429 while failed logins are throttled)."""
     body = await read_json(request, LoginBody)
-    role, aid, name = await arena.by_token(body.token.strip())
-    _, cookie = arena.sessions.new(role, aid)
+    role, aid, name = await authenticate(request, arena, body.token.strip())
+    cookie = await open_session(request, arena, role, aid)
     resp = ApiJSON({"ok": True, "role": role, "name": name})
     session_cookie(resp, request, cookie)
     return resp
 
 
 @router.post("/api/logout")
-async def logout() -> Response:
-    """Drop the session cookie."""
+async def logout(request: Request, arena: ArenaDep) -> Response:
+    """End the session of the cookie (its record is deleted: the same cookie is refused afterwards)
+    and drop the cookie; with a session cookie, the session's ``X-CSRF-Token`` is required (403)."""
+    guard = guard_of(request)
+    session = guard.sessions.read(request.cookies.get(COOKIE))
+    if session is not None:
+        if not guard.sessions.check_csrf(session, request.headers.get("x-csrf-token")):
+            raise ApiError(403, "missing or wrong X-CSRF-Token header")
+        await arena.quick(arena.store.end_session, session_key(session.nonce))
     resp = ApiJSON({"ok": True})
     resp.delete_cookie(COOKIE, path="/")
     return resp

@@ -4,7 +4,8 @@ The routes live in routers with one job each: :mod:`referee.arena.api` (the anno
 JSON API), :mod:`referee.arena.admin` (the admin API), :mod:`referee.arena.pages` (the HTML
 pages).  They reach the shared state, :class:`~referee.arena.state.Arena`, and who is calling
 through the dependencies of :mod:`referee.arena.deps`; bodies are the Pydantic models of
-:mod:`referee.arena.bodies`; errors, headers and the body cap are :mod:`referee.arena.http`'s.
+:mod:`referee.arena.bodies`; errors and headers are :mod:`referee.arena.http`'s, the bounds on
+bodies and connections :mod:`referee.arena.limits`'.
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.responses import Response
 
 from referee.arena import admin, api, http, pages
+from referee.arena.limits import MAX_BODY, BodyLimit
 from referee.arena.state import Arena, ArenaConfig
 from referee.arena.store import Store
 
@@ -41,6 +45,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         arena.store.close()
 
 
+class Static(StaticFiles):
+    """The static files (script, style sheet), sent with ``X-Content-Type-Options: nosniff``."""
+
+    async def get_response(self, path: str, scope: Any) -> Response:
+        response = await super().get_response(path, scope)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
 def create_app(config: ArenaConfig, store: Store | None = None) -> FastAPI:
     """The ASGI app for ``config`` (``uvicorn`` serves it; tests may too)."""
     # The routers' routes go to the app as one flat list (busiest first: routes are matched in
@@ -51,5 +64,6 @@ def create_app(config: ArenaConfig, store: Store | None = None) -> FastAPI:
                   routes=routes)
     app.state.arena = Arena(config, store)
     http.install(app)
-    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.add_middleware(BodyLimit, max_body=MAX_BODY)  # every route: 413 before and while reading
+    app.mount("/static", Static(directory=HERE / "static"), name="static")
     return app

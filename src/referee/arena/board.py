@@ -6,13 +6,20 @@ board.json``: Bradley–Terry (ties as half a win) with sandwich 95% CIs and ran
 and a style-controlled variant (length in whitespace tokens and markdown counts as
 covariates, :mod:`referee.ranking.style`).  Votes on hidden models are left out, and with the
 identity filter on, so are votes on battles where a response names a model.
+
+The export (:func:`export_chunks`) turns the same vote rows into JSONL or CSV one batch at a
+time, so the server streams it with memory independent of the number of votes.  CSV cells
+that a spreadsheet would run as a formula are neutralised (:func:`neutralise`).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import time
+from collections.abc import Generator, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -74,6 +81,75 @@ def votes_frame(
     df = pd.DataFrame({**out, **extra})
     df["tstamp"] = df["tstamp"].astype(float)
     return df
+
+
+# -- the export ----------------------------------------------------------------------------------------
+EXPORT_COLUMNS = ("battle_id", "voter", "prompt_id", "model_a", "model_b", "winner", "tstamp",
+                  "prompt", "response_a", "response_b", "category")
+EXPORT_FORMATS = ("jsonl", "csv")
+#: Characters that make a spreadsheet read a cell as a formula (OWASP, "CSV Injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def export_records(rows: Iterable[tuple[Any, ...]], catalogue: Catalogue, *,
+                   identity_filter: bool = False) -> Iterator[tuple[Any, ...]]:
+    """Vote rows (:meth:`Store.iter_vote_rows`) as tuples in :data:`EXPORT_COLUMNS` order: the rows
+    of :func:`votes_frame` with ``texts=True``, hidden models included."""
+    prompts, responses, models = catalogue.prompts, catalogue.responses, catalogue.models
+    for pub, voter, p, ma, mb, winner, ts in rows:
+        ra, rb = responses.get((p, ma)), responses.get((p, mb))
+        if identity_filter and ((ra and ra[2]) or (rb and rb[2])):
+            continue
+        key, ptext, category = prompts[p]
+        yield (pub, voter, key, models[ma], models[mb], winner, float(ts), ptext,
+               ra[1] if ra else None, rb[1] if rb else None, category)
+
+
+def neutralise(cell: str) -> str:
+    """A CSV cell a spreadsheet shows as text: one starting with ``= + - @``, tab or CR gets a leading
+    ``'`` (OWASP's advice for CSV injection: ``=HYPERLINK(...)`` becomes the text ``'=HYPERLINK(...)``)."""
+    return "'" + cell if cell.startswith(FORMULA_START) else cell
+
+
+def _jsonl(records: list[tuple[Any, ...]]) -> bytes:
+    lines = [json.dumps(dict(zip(EXPORT_COLUMNS, r, strict=True)), ensure_ascii=False, allow_nan=False) for r in records]
+    # a lone surrogate (never valid UTF-8) becomes the JSON escape \udXXX rather than an error mid-stream
+    return ("\n".join(lines) + "\n").encode("utf-8", "backslashreplace") if lines else b""
+
+
+def _csv(records: list[tuple[Any, ...]], header: bool) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    if header:
+        w.writerow(EXPORT_COLUMNS)
+    w.writerows(tuple(neutralise(c) if isinstance(c, str) else ("" if c is None else c) for c in r) for r in records)
+    return buf.getvalue().encode("utf-8", "backslashreplace")
+
+
+def export_chunks(batches: Iterable[list[tuple[Any, ...]]], catalogue: Catalogue, *, fmt: str = "jsonl",
+                  identity_filter: bool = False) -> Generator[bytes, None, None]:
+    """The export as bytes, one chunk per batch of vote rows (JSONL: one comparison per line; CSV:
+    a header line, then formula-neutralised cells).  A CSV export always has its header."""
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"`format` must be one of {', '.join(EXPORT_FORMATS)}, not {fmt!r}")
+    first = True
+    for batch in batches:
+        records = list(export_records(batch, catalogue, identity_filter=identity_filter))
+        chunk = _csv(records, header=first) if fmt == "csv" else _jsonl(records)
+        first = False
+        if chunk:
+            yield chunk
+    if first and fmt == "csv":
+        yield _csv([], header=True)
+
+
+def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose text cells are :func:`neutralise`-d (for writing it as CSV)."""
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col].dtype):
+            out[col] = out[col].map(lambda v: neutralise(v) if isinstance(v, str) else v)
+    return out
 
 
 def compute(frame: pd.DataFrame, style: bool) -> dict[str, Any]:

@@ -99,6 +99,23 @@ votes = sa.Table(
     sa.Column("tstamp", sa.Float, nullable=False),
 )
 
+#: Live page sessions (schema version 3): one row per session cookie, keyed by the SHA-256 of
+#: its nonce; ``subject`` is the annotator id (0 for the admin), ``admin_key`` the fingerprint of
+#: the admin token an admin session was opened with.  Logout deletes the row, revoking an
+#: annotator deletes theirs, and an admin row whose key is not the current token's is dead.
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("subject", sa.Integer, nullable=False),
+    sa.Column("admin_key", sa.String(64)),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Index("ix_sessions_subject", "role", "subject"),
+    sa.Index("ix_sessions_expires", "expires_at"),
+)
+
 
 def normalise_url(url: str) -> str:
     """Accept ``sqlite:///file.db``, a bare path, and ``postgresql://`` (mapped to psycopg 3)."""

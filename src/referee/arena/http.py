@@ -10,9 +10,11 @@
 * A request FastAPI cannot validate (a body that is not the endpoint's Pydantic model, a bad
   query parameter) is a 422 whose ``detail`` names the field (:func:`describe`).
 * A JSON body is read by :func:`read_json` into its Pydantic model: ``Content-Type:
-  application/json`` or 415, at most :data:`MAX_BODY` bytes or 413, else parsed and validated
-  in one pass (422 naming the field), so malformed input -- bytes that are not UTF-8, nesting
-  too deep, NaN -- never yields a 500.
+  application/json`` or 415, at most :data:`MAX_BODY` bytes or 413 (also enforced for every
+  route, before and while reading, by :class:`referee.arena.limits.BodyLimit`), nested at most
+  :data:`~referee.arena.limits.MAX_DEPTH` deep or 422 (checked before parsing), else parsed and
+  validated in one pass (422 naming the field), so malformed input -- bytes that are not UTF-8,
+  nesting too deep, NaN -- never yields a 500.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from pydantic import BaseModel, ValidationError
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from referee.arena.limits import MAX_BODY, MAX_DEPTH, too_deep
+
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; object-src 'none'; "
     "base-uri 'none'; frame-ancestors 'none'; form-action 'self'; connect-src 'self'"
@@ -39,7 +43,6 @@ PAGE_HEADERS = {
     "Cache-Control": "no-store",
 }
 API_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
-MAX_BODY = 64 * 1024  # every JSON body the API takes is tiny
 
 
 class ApiJSON(JSONResponse):
@@ -122,7 +125,7 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def too_large() -> ApiError:
-    return ApiError(413, f"body larger than {MAX_BODY} bytes")
+    return ApiError(413, f"body larger than {MAX_BODY} bytes", {"Connection": "close"})
 
 
 async def read_json(request: Request, model: type[M]) -> M:
@@ -148,8 +151,11 @@ async def read_json(request: Request, model: type[M]) -> M:
         if size > MAX_BODY:
             raise too_large()
         chunks.append(chunk)
+    body = b"".join(chunks)
+    if too_deep(body):
+        raise ApiError(422, f"body is not valid JSON for this API: nested deeper than {MAX_DEPTH} levels")
     try:
-        return model.model_validate_json(b"".join(chunks))
+        return model.model_validate_json(body)
     except ValidationError as e:
         errors = [{**err, "loc": ("body", *err["loc"])} for err in e.errors(include_url=False)]
         raise RequestValidationError(errors) from None

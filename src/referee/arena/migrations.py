@@ -90,9 +90,31 @@ def _v2_identity_flag(conn: Connection) -> None:
     conn.execute(sa.text("CREATE INDEX ix_battles_annotator ON battles (annotator_id)"))
 
 
+def _v3_sessions(conn: Connection) -> None:
+    """Server-side session records, so that logout, revocation and a new admin token end sessions.
+
+    Cookies issued before this version have no record: their holders log in again once.
+    """
+    md = sa.MetaData()
+    sa.Table(
+        "sessions",
+        md,
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("role", sa.String(16), nullable=False),
+        sa.Column("subject", sa.Integer, nullable=False),
+        sa.Column("admin_key", sa.String(64)),
+        sa.Column("created_at", sa.Float, nullable=False),
+        sa.Column("expires_at", sa.Float, nullable=False),
+        sa.Index("ix_sessions_subject", "role", "subject"),
+        sa.Index("ix_sessions_expires", "expires_at"),
+    )
+    md.create_all(conn)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema", _v1_initial),
     (2, "responses.names_model + battles(annotator_id) index", _v2_identity_flag),
+    (3, "sessions (server-side session records)", _v3_sessions),
 ]
 LATEST = MIGRATIONS[-1][0]
 

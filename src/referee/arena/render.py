@@ -15,11 +15,19 @@ On top of markdown-it's defaults:
 
 The only attributes that can appear are ``href``/``rel``/``target`` on ``a``, ``class`` on
 ``code``, ``style="text-align:…"`` on table cells and a numeric ``start`` on ``ol``.
+
+Renders are memoised (the arena shows the same texts again and again): texts up to
+:data:`_CACHE_MAX_CHARS` in an LRU of 8,192 entries, longer ones in an LRU bounded by
+:data:`_BIG_CACHE_CHARS` characters of source text.  Rendering a long text takes a while (a 2 MB
+response, about half a second), so the server renders those in a thread first
+(:func:`is_rendered` tells it which) and the request then finds them here.
 """
 
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -29,7 +37,7 @@ from markdown_it.renderer import RendererHTML
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
 
-__all__ = ["is_safe_href", "render_markdown"]
+__all__ = ["is_rendered", "is_safe_href", "render_markdown"]
 
 LINK_REL = "nofollow noopener noreferrer"
 _SAFE_PREFIXES = ("http:", "https:", "mailto:", "#")
@@ -39,6 +47,7 @@ _INNER_JUNK = re.compile(r"[\t\n\r]")
 _LANG_JUNK = re.compile(r"[^A-Za-z0-9_+\-]")
 _MAX_LANG = 32
 _CACHE_MAX_CHARS = 16_384  # responses up to this size are memoised (same battle shown again)
+_BIG_CACHE_CHARS = 32_000_000  # longer ones: at most this many characters of source text in all
 
 
 def is_safe_href(url: str) -> bool:
@@ -119,6 +128,48 @@ def _render_cached(text: str) -> str:
     return str(_MD.render(text))
 
 
+class _BigCache:
+    """An LRU of renders of long texts, bounded by the total length of their sources (thread-safe)."""
+
+    def __init__(self, max_chars: int) -> None:
+        self.max_chars, self.chars = max_chars, 0
+        self.items: OrderedDict[str, str] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, text: str) -> str | None:
+        with self.lock:
+            html = self.items.get(text)
+            if html is not None:
+                self.items.move_to_end(text)
+            return html
+
+    def put(self, text: str, html: str) -> None:
+        if len(text) > self.max_chars:
+            return
+        with self.lock:
+            if text not in self.items:
+                self.items[text] = html
+                self.chars += len(text)
+            while self.chars > self.max_chars:
+                old, _ = self.items.popitem(last=False)
+                self.chars -= len(old)
+
+
+_BIG = _BigCache(_BIG_CACHE_CHARS)
+
+
+def is_rendered(text: str) -> bool:
+    """Whether :func:`render_markdown` answers ``text`` at once: short (memoised on first use; cheap
+    anyway) or long and already rendered."""
+    return len(text) <= _CACHE_MAX_CHARS or _BIG.get(text) is not None
+
+
 def render_markdown(text: str) -> str:
     """Untrusted Markdown → safe HTML (see the module docstring for what is allowed)."""
-    return _render_cached(text) if len(text) <= _CACHE_MAX_CHARS else str(_MD.render(text))
+    if len(text) <= _CACHE_MAX_CHARS:
+        return _render_cached(text)
+    html = _BIG.get(text)
+    if html is None:
+        html = str(_MD.render(text))
+        _BIG.put(text, html)
+    return html

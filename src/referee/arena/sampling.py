@@ -16,6 +16,16 @@ not seen, and randomising which model is shown as A:
   :data:`EXPLORE` of the weight is spread uniformly over the pairs, which keeps every model's
   information growing (the intervals' coverage under adaptive sampling needs it).  Pairs
   without a fit yet get the largest weight: votes go where they shrink the intervals most.
+
+**No identity leaks.**  With fixed outputs a response is the same text every time it is shown,
+so once a vote has revealed that this text was written by model X, showing the text again tells
+the voter who wrote it.  An annotator's :class:`Seen` therefore also holds the responses revealed
+to them, as (text, model) classes (:attr:`Sampler.response_class`: identical texts by the same
+model are one class), and :meth:`Sampler.pick` never offers a battle with a response of a
+revealed class; when none is left the annotator is done.  The price: with ``M`` models, an
+annotator judges at most ``floor(M/2)`` battles per prompt instead of ``M(M-1)/2`` (fewer when
+the models repeat their texts across prompts); serving without reveal (the arena's default:
+votes name nobody) keeps them all.
 """
 
 from __future__ import annotations
@@ -41,6 +51,7 @@ class Seen:
 
     battles: set[tuple[int, str]] = field(default_factory=set)  # (prompt id, pair key)
     exhausted: set[str] = field(default_factory=set)  # pair keys with no prompt left for them
+    revealed: set[int] = field(default_factory=set)  # response classes whose model was revealed to them
 
 
 class Sampler:
@@ -55,6 +66,10 @@ class Sampler:
 
     def rebuild(self, catalogue: Catalogue) -> None:
         """Index the prompts each visible model pair shares."""
+        classes: dict[tuple[str, int], int] = {}
+        self.response_class = {
+            (p, m): classes.setdefault((text, m), len(classes)) for (p, m), (_, text, _) in catalogue.responses.items()
+        }
         by_prompt: dict[int, list[int]] = {}
         for p, m in catalogue.responses:
             if m not in catalogue.hidden:
@@ -103,21 +118,36 @@ class Sampler:
             return [self.uncertainty.get(self.keys[i], 2 * top) + 1e-9 for i in idx]
         return [1.0] * len(idx)
 
+    def reveal(self, seen: Seen, prompt: int, model_a: int, model_b: int) -> None:
+        """Record that a vote showed the annotator who wrote the two responses of a battle."""
+        for m in (model_a, model_b):
+            c = self.response_class.get((prompt, m))
+            if c is not None:
+                seen.revealed.add(c)
+
+    def _fresh(self, seen: Seen, prompt: int, key: str, ma: int, mb: int) -> bool:
+        if (prompt, key) in seen.battles:
+            return False
+        r = seen.revealed
+        return not r or (self.response_class[prompt, ma] not in r and self.response_class[prompt, mb] not in r)
+
     def pick(self, seen: Seen) -> tuple[int, int, int] | None:
-        """``(prompt id, model shown as A, model shown as B)``, or ``None`` when nothing is left."""
+        """``(prompt id, model shown as A, model shown as B)``, or ``None`` when nothing is left:
+        a (prompt, pair) the annotator has not had, neither response of a class revealed to them."""
         idx = [i for i, k in enumerate(self.keys) if k not in seen.exhausted]
         while idx:
             j = self.rng.choices(range(len(idx)), weights=self._weights(idx))[0] if len(idx) > 1 else 0
             i = idx[j]
             key, prompts = self.keys[i], self.prompts[i]
+            ma, mb = self.pairs[i]
             prompt = None
             for _ in range(8):  # cheap random probes first; a full scan only when most are seen
                 p = prompts[self.rng.randrange(len(prompts))]
-                if (p, key) not in seen.battles:
+                if self._fresh(seen, p, key, ma, mb):
                     prompt = p
                     break
             if prompt is None:
-                left = [p for p in prompts if (p, key) not in seen.battles]
+                left = [p for p in prompts if self._fresh(seen, p, key, ma, mb)]
                 if left:
                     prompt = self.rng.choice(left)
             if prompt is None:

@@ -4,24 +4,30 @@
 :mod:`referee.arena.deps`).  Per-request writes (a battle, a vote) run inline on SQLite, whose
 commits take microseconds, and in a small thread pool on PostgreSQL; heavier reads always run
 in the pool.  A vote's 200 is sent after its transaction has committed.
+
+With ``reveal`` off (the default), a vote's answer names nobody and every battle stays available.
+With it on, the answer names the two models, and the sampler never shows that annotator either
+response again (:mod:`referee.arena.sampling`, "No identity leaks").  The export streams
+(:meth:`Arena.export_stream`): rows are read and encoded a batch at a time in the pool's threads.
+Markdown of long texts (which the render cache does not keep) is rendered in a thread before the
+battle is sent, so a 2 MB response does not stall the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from referee.arena.board import LiveBoard, votes_frame
+from referee.arena.board import LiveBoard, export_chunks, votes_frame
 from referee.arena.http import ApiError
-from referee.arena.render import render_markdown
+from referee.arena.render import is_rendered, render_markdown
 from referee.arena.sampling import Sampler, Seen
-from referee.arena.security import RateLimiter, Sessions
-from referee.arena.store import Battle, Catalogue, Store, hash_token, pair_key
+from referee.arena.security import RateLimiter
+from referee.arena.store import Battle, Catalogue, Store, pair_key
 from referee.templating import environment
 
 T = TypeVar("T")
@@ -41,6 +47,7 @@ class ArenaConfig:
     public_leaderboard: bool = False
     seed: int | None = None
     title: str = "referee arena"
+    reveal: bool = False
 
 
 @dataclass
@@ -63,12 +70,11 @@ class Arena:
         self.catalogue: Catalogue = self.store.catalogue()
         self.sampler = Sampler(self.catalogue, config.sampling, seed=config.seed)
         self.sampler.set_counts(self.store.pair_counts())
+        self.reveal_upto = self.store.reveal_horizon(config.reveal)  # votes revealed so far: None = all
         self.board = LiveBoard(self.store, identity_filter=config.identity_filter)
         self.annotators: dict[int, Annotator] = {}
-        self.tokens: dict[str, tuple[int, str]] = {}
         self.vote_limit = RateLimiter(config.rate_limit)
         self.battle_limit = RateLimiter(2 * config.rate_limit)
-        self.sessions = Sessions(self.store.secret)
         self.env = environment("arena")
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
@@ -80,29 +86,18 @@ class Arena:
         return fn(*args) if self.store.sqlite else await self.run(fn, *args)
 
     # -- identities ----------------------------------------------------------------------------
-    async def by_token(self, token: str) -> tuple[str, int, str]:
-        """``(role, annotator id, name)`` for a bearer token; 401 when it is not valid."""
-        admin = self.config.admin_token
-        if admin and hmac.compare_digest(token.encode(), admin.encode()):
-            return "admin", 0, "admin"
-        h = hash_token(token)
-        hit = self.tokens.get(h)
-        if hit is None:
-            found = await self.quick(self.store.annotator_by_token, token)
-            if found is None:
-                raise ApiError(401, "invalid token", {"WWW-Authenticate": "Bearer"})
-            self.tokens[h] = hit = found
-        return "annotator", hit[0], hit[1]
-
     async def annotator(self, aid: int) -> Annotator:
         a = self.annotators.get(aid)
         if a is None:
             if await self.quick(self.store.annotator_name, aid) is None:
                 raise ApiError(401, "unknown annotator")
             seen, pending = await self.run(self.store.annotator_history, aid)
+            shown = [] if self.reveal_upto == 0 else await self.run(self.store.annotator_revealed, aid, self.reveal_upto)
             a = self.annotators.get(aid)  # another request may have loaded it meanwhile
             if a is None:
                 a = self.annotators[aid] = Annotator(aid, Seen(seen), pending)
+                for p, ma, mb in shown:
+                    self.sampler.reveal(a.seen, p, ma, mb)
         return a
 
     # -- battles and votes ----------------------------------------------------------------------
@@ -117,7 +112,22 @@ class Arena:
             out["response_b_html"] = render_markdown(rb[1])
         return out
 
+    async def prerender(self, b: Battle) -> None:
+        """Render the battle's long texts (past the render cache's size) in a thread, not the event loop."""
+        cat = self.catalogue
+        texts = (cat.prompts[b.prompt_id][1], cat.responses[(b.prompt_id, b.model_a)][1],
+                 cat.responses[(b.prompt_id, b.model_b)][1])
+        for text in texts:
+            if not is_rendered(text):
+                await asyncio.get_running_loop().run_in_executor(None, render_markdown, text)
+
     async def next_battle(self, aid: int) -> Battle | None:
+        battle = await self._next_battle(aid)
+        if battle is not None:
+            await self.prerender(battle)
+        return battle
+
+    async def _next_battle(self, aid: int) -> Battle | None:
         a = await self.annotator(aid)
         async with a.lock:
             p = a.pending
@@ -147,8 +157,12 @@ class Arena:
         if a is not None and a.pending is not None and a.pending.public_id == battle_id:
             a.pending = None
         self.sampler.count(pair_key(battle.model_a, battle.model_b))
+        if not self.config.reveal:
+            return {"ok": True, "revealed": False}
+        if a is not None:  # (an annotator not loaded yet gets this vote's reveal from the database)
+            self.sampler.reveal(a.seen, battle.prompt_id, battle.model_a, battle.model_b)
         m = self.catalogue.models
-        return {"ok": True, "model_a": m[battle.model_a], "model_b": m[battle.model_b]}
+        return {"ok": True, "model_a": m[battle.model_a], "model_b": m[battle.model_b], "revealed": True}
 
     # -- admin ------------------------------------------------------------------------------------
     async def set_hidden(self, model: str, hidden: bool) -> None:
@@ -174,3 +188,17 @@ class Arena:
 
     def export_frame(self, identity_filter: bool = False) -> Any:
         return votes_frame(self.store.vote_rows(), self.store.catalogue(), texts=True, identity_filter=identity_filter)
+
+    async def export_stream(self, identity_filter: bool = False, fmt: str = "jsonl") -> AsyncIterator[bytes]:
+        """The export (:func:`~referee.arena.board.export_chunks`) as it is read: one batch of rows is
+        fetched and encoded in the pool's threads per chunk, so memory stays flat and the event loop
+        free (a request waits for at most one batch of the database thread)."""
+        chunks = export_chunks(self.store.iter_vote_rows(), self.catalogue, fmt=fmt, identity_filter=identity_filter)
+        try:
+            while True:
+                chunk = await self.run(next, chunks, None)
+                if chunk is None:
+                    return
+                yield chunk
+        finally:
+            await self.run(chunks.close)

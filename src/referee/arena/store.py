@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from referee.arena import db
 from referee.arena.identity import leak_pattern, names_model
 from referee.arena.migrations import migrate
+from referee.arena.names import clean_name, lookalike
 from referee.errors import InputError
 
 if TYPE_CHECKING:
@@ -187,12 +188,14 @@ class Store:
     # -- annotators -----------------------------------------------------------------------------
     def invite(self, name: str) -> str:
         """Create an annotator and return their token (shown once; only its hash is stored)."""
-        name = name.strip()
-        if not name or len(name) > 200:
-            raise InputError("an annotator name must be 1–200 characters", field="name")
+        name = clean_name(name)
         token = TOKEN_PREFIX + secrets.token_urlsafe(24)
         try:
             with self.engine.begin() as c:
+                names = c.execute(sa.select(db.annotators.c.name)).scalars()
+                if (other := lookalike(name, names)) is not None:
+                    raise NameTaken(f"the annotator name {name!r} looks like the existing name {other!r}; choose another",
+                                    field="name")
                 c.execute(sa.insert(db.annotators).values(name=name, token_hash=hash_token(token), created_at=time.time()))
         except IntegrityError:
             raise NameTaken(f"an annotator named {name!r} already exists", field="name") from None
@@ -354,6 +357,66 @@ class Store:
         with self.engine.connect() as c:
             return [tuple(r) for r in c.execute(q)]
 
+    def iter_vote_rows(self, batch: int = 1000) -> Iterator[list[tuple[Any, ...]]]:
+        """:meth:`vote_rows` in lists of at most ``batch`` rows, read by one streaming query (a
+        server-side cursor on PostgreSQL), so memory does not grow with the number of votes.
+
+        The query's connection is held until the generator is exhausted or closed; one query
+        is one snapshot, so an export is consistent however long it takes.
+        """
+        a, b, v = db.annotators.c, db.battles.c, db.votes.c
+        q = (
+            sa.select(b.public_id, a.name, b.prompt_id, b.model_a_id, b.model_b_id, v.winner, v.tstamp)
+            .select_from(db.votes.join(db.battles, v.battle_id == b.id).join(db.annotators, a.id == b.annotator_id))
+            .order_by(v.id)
+        )
+        with self.engine.connect() as c:
+            result = c.execution_options(stream_results=True, max_row_buffer=batch).execute(q)
+            for part in result.partitions(batch):
+                yield [tuple(r) for r in part]
+
+    # -- reveals -------------------------------------------------------------------------------------
+    def reveal_horizon(self, reveal: bool) -> int | None:
+        """Up to which vote id votes count as revealed (their model names shown to the voter).
+
+        ``None``: all of them (the server reveals names now).  A server started without reveal
+        records the newest vote id of the last run that revealed (a database from before the
+        setting existed always revealed): those voters saw those names, and that stays true.
+        """
+        kv = db.meta_kv.c
+        with self.engine.begin() as c:
+            got = dict(c.execute(sa.select(kv.key, kv.value).where(kv.key.in_(("reveal", "revealed_upto")))).all())
+            if reveal:
+                if got.get("reveal") != "on":
+                    self._put_meta(c, "reveal", "on")
+                return None
+            if got.get("reveal", "on") == "on":
+                newest = c.execute(sa.select(sa.func.max(db.votes.c.id))).scalar()
+                got["revealed_upto"] = str(int(newest or 0))
+                self._put_meta(c, "revealed_upto", got["revealed_upto"])
+                self._put_meta(c, "reveal", "off")
+            return int(got.get("revealed_upto", "0"))
+
+    @staticmethod
+    def _put_meta(c: Any, key: str, value: str) -> None:
+        kv = db.meta_kv
+        if c.execute(sa.update(kv).where(kv.c.key == key).values(value=value)).rowcount == 0:
+            c.execute(sa.insert(kv).values(key=key, value=value))
+
+    def annotator_revealed(self, annotator_id: int, upto: int | None = None) -> list[tuple[int, int, int]]:
+        """``(prompt id, model a, model b)`` of the annotator's votes whose names were revealed to them
+        (vote id at most ``upto``; ``None``: every vote)."""
+        b, v = db.battles.c, db.votes.c
+        q = (
+            sa.select(b.prompt_id, b.model_a_id, b.model_b_id)
+            .select_from(db.votes.join(db.battles, v.battle_id == b.id))
+            .where(b.annotator_id == annotator_id)
+        )
+        if upto is not None:
+            q = q.where(v.id <= upto)
+        with self.engine.connect() as c:
+            return [(int(p), int(ma), int(mb)) for p, ma, mb in c.execute(q)]
+
     def import_votes(self, rows: Iterable[dict[str, Any]]) -> int:
         """Bulk-insert battles with their votes (``annotator_id, prompt_id, model_a, model_b, winner,
         tstamp``); for migrating existing votes and for benchmarks.  Returns the number inserted."""
@@ -382,3 +445,84 @@ class Store:
                 [{"battle_id": i, "winner": w, "tstamp": t} for i, (w, t) in zip(ids, winners, strict=True)],
             )
         return len(battles)
+
+    # -- sessions and revocation (issue 16) ------------------------------------------------------
+    #: Live sessions kept per annotator (and for the admin): logging in again past that ends the oldest.
+    MAX_SESSIONS = 100
+
+    def active_annotator(self, token_hash: str) -> tuple[int, str] | None:
+        """``(id, name)`` of the enabled annotator whose token has this SHA-256, read now (never cached):
+        a revoked token is refused from the next request on."""
+        if self.sqlite:
+            row = self._sqlite_conn().execute(
+                "SELECT id, name FROM annotators WHERE token_hash = ? AND NOT disabled", (token_hash,)
+            ).fetchone()
+        else:
+            a = db.annotators.c
+            with self.engine.connect() as c:
+                row = c.execute(sa.select(a.id, a.name).where(a.token_hash == token_hash, a.disabled == sa.false())).first()
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    def session_record(self, key: str) -> tuple[str, int, str | None, float, bool] | None:
+        """``(role, subject, admin_key, expires_at, annotator disabled or gone)`` of a live session record."""
+        if self.sqlite:
+            row = self._sqlite_conn().execute(
+                "SELECT s.role, s.subject, s.admin_key, s.expires_at, a.disabled, a.id FROM sessions s "
+                "LEFT JOIN annotators a ON a.id = s.subject AND s.role = 'annotator' WHERE s.id = ?",
+                (key,),
+            ).fetchone()
+        else:
+            s, a = db.sessions.c, db.annotators.c
+            q = (
+                sa.select(s.role, s.subject, s.admin_key, s.expires_at, a.disabled, a.id)
+                .select_from(db.sessions.outerjoin(db.annotators, sa.and_(a.id == s.subject, s.role == "annotator")))
+                .where(s.id == key)
+            )
+            with self.engine.connect() as c:
+                row = c.execute(q).first()
+        if row is None:
+            return None
+        gone = row[0] == "annotator" and (row[5] is None or bool(row[4]))
+        return str(row[0]), int(row[1]), row[2], float(row[3]), gone
+
+    def open_session(self, key: str, role: str, subject: int, admin_key: str | None, expires_at: float) -> None:
+        """Record a new session; expired records go, and so do this subject's beyond :attr:`MAX_SESSIONS`."""
+        now = time.time()
+        with self.engine.begin() as c:
+            c.execute(sa.insert(db.sessions).values(id=key, role=role, subject=subject, admin_key=admin_key,
+                                                    created_at=now, expires_at=expires_at))
+            c.execute(sa.delete(db.sessions).where(db.sessions.c.expires_at < now))
+            c.execute(
+                sa.text(
+                    "DELETE FROM sessions WHERE role = :r AND subject = :s AND id NOT IN "
+                    "(SELECT id FROM sessions WHERE role = :r AND subject = :s ORDER BY created_at DESC LIMIT :n)"
+                ),
+                {"r": role, "s": subject, "n": self.MAX_SESSIONS},
+            )
+
+    def end_session(self, key: str) -> bool:
+        """Delete one session record (logout); whether there was one."""
+        with self.engine.begin() as c:
+            return bool(c.execute(sa.delete(db.sessions).where(db.sessions.c.id == key)).rowcount)
+
+    def end_admin_sessions(self, keep: str | None) -> int:
+        """End every admin session not opened with the admin token of fingerprint ``keep`` (all if
+        ``None``), and every expired session; returns how many admin sessions ended."""
+        s = db.sessions.c
+        stale = s.role == "admin" if keep is None else sa.and_(s.role == "admin", sa.or_(s.admin_key.is_(None), s.admin_key != keep))
+        with self.engine.begin() as c:
+            n = c.execute(sa.delete(db.sessions).where(stale)).rowcount
+            c.execute(sa.delete(db.sessions).where(s.expires_at < time.time()))
+        return int(n or 0)
+
+    def revoke(self, name: str) -> int:
+        """Disable the annotator called ``name`` (their token stops working) and end all their sessions,
+        in one transaction; returns how many sessions ended.  ``KeyError`` if there is no such annotator."""
+        a, s = db.annotators.c, db.sessions.c
+        with self.engine.begin() as c:
+            aid = c.execute(sa.select(a.id).where(a.name == name.strip())).scalar()
+            if aid is None:
+                raise KeyError(name)
+            c.execute(sa.update(db.annotators).where(a.id == aid).values(disabled=True))
+            n = c.execute(sa.delete(db.sessions).where(s.role == "annotator", s.subject == aid)).rowcount
+        return int(n or 0)

@@ -31,6 +31,12 @@ def arena_serve(
     public_leaderboard: Annotated[bool, typer.Option("--public-leaderboard", help="Show the leaderboard without logging in.")] = False,
     seed: Annotated[int | None, typer.Option(metavar="SEED", help="Seed of the pair sampler (default: random).")] = None,
     title: Annotated[str, typer.Option(metavar="TEXT", help="Title shown on the pages.")] = "referee arena",
+    reveal: Annotated[bool, typer.Option("--reveal/--no-reveal", help="Name the two models to the voter after each vote. Off (the default), voters never see names and every battle stays available. On, fixed outputs would let a voter recognise a revealed response later, so that annotator is never shown it again and is done after at most floor(M/2) battles per prompt of M models. Neither hides a model's recognisable style; admins always see names.")] = False,
+    max_connections: Annotated[int, typer.Option(metavar="N", help="Most connections held (the oldest idle ones are closed to make room).")] = 1000,
+    header_timeout: Annotated[float, typer.Option(metavar="SECONDS", help="Close a connection whose request headers are not complete this long after it opened.")] = 10.0,
+    keep_alive: Annotated[float, typer.Option(metavar="SECONDS", help="Close an idle keep-alive connection after this long.")] = 5.0,
+    session_hours: Annotated[float, typer.Option(metavar="HOURS", help="Lifetime of a login session (logout, `referee arena revoke` and a new admin token end sessions sooner).")] = 720.0,
+    public_url: Annotated[str | None, typer.Option(metavar="URL", help="The address users reach the arena at (e.g. behind a proxy), for login links; default http://HOST:PORT.")] = None,
 ) -> None:
     """Serve the voting arena: Vote, Leaderboard and Admin pages and the JSON API."""
     from referee.arena import serve
@@ -47,6 +53,8 @@ def arena_serve(
             [*(outputs or []), *(extra_outputs or [])] or None, db=db, host=host, port=port, sampling=sampling, refresh=refresh, rate_limit=rate_limit,
             identity_filter=identity_filter, admin_token_env=admin_token_env, sqlite_sync=sqlite_sync,
             public_leaderboard=public_leaderboard, seed=seed, title=title, ready=ready,
+            reveal=reveal, max_connections=max_connections, header_timeout=header_timeout, keep_alive=keep_alive,
+            session_hours=session_hours, public_url=public_url,
         )
     except InputError as err:
         fail(err)
@@ -56,7 +64,7 @@ def arena_serve(
 def arena_invite(
     name: Annotated[str, typer.Option("--name", metavar="NAME", help="The annotator's name (unique).")],
     db: DbOption = "sqlite:///arena.db",
-    url: Annotated[str | None, typer.Option(metavar="URL", help="The arena's address, to print a login link too.")] = None,
+    url: Annotated[str | None, typer.Option("--public-url", "--url", metavar="URL", help="The arena's public address, to print a login link too.")] = None,
 ) -> None:
     """Create an annotator; prints their token (shown once)."""
     from referee.arena import invite
@@ -68,6 +76,21 @@ def arena_invite(
     typer.echo(token)
     if url:
         typer.echo(f"{url.rstrip('/')}/login?token={token}", err=True)
+
+
+@arena_app.command("revoke", cls=Command)
+def arena_revoke(
+    name: Annotated[str, typer.Option("--name", metavar="NAME", help="The annotator to shut out.")],
+    db: DbOption = "sqlite:///arena.db",
+) -> None:
+    """End every session of an annotator and disable their token, at once (a running server too)."""
+    from referee.arena import revoke
+
+    try:
+        ended = revoke(name, db=db)
+    except InputError as err:
+        fail(err)
+    typer.echo(f"revoked {name.strip()}: token disabled, {ended} sessions ended", err=True)
 
 
 @arena_app.command("export", cls=Command)

@@ -153,8 +153,13 @@ SHELLS: dict[str, Shell] = {
         renamed={"files": "data", "hard": "!soft"},
         cli_only={"output": OUTPUT, "top": "rows shown in the terminal", "quiet": QUIET},
     ),
-    "audit": Shell(("referee.auditing.api:audit",), renamed={"files": "verdicts"},
+    "audit": Shell(("referee.auditing.api:audit", "referee.probing.run:probe", "referee.judging.run:JudgeSpec"),
+                   renamed={"files": "verdicts",
+                            # --probe runs referee.probe: the judge options as `referee judge` spells them
+                            "probe": "probes", "judge_url": "url", "judge_model": "model", "judge_key_env": "key_env",
+                            "judge_name": "name", "judge_local": "local", "no_cache": "!cache"},
                    cli_only={"output": OUTPUT, "quiet": QUIET,
+                             "judge_config": "read with JudgeSpec.from_config(FILE) into judge_spec",
                              "fail_on_flags": "exit code 3 when the returned report's standing_flags is not empty"}),
     "audit-validate": Shell(("referee.auditing.validate:validate",), cli_only={"quiet": QUIET}),
     "judge": Shell(
@@ -171,6 +176,7 @@ SHELLS: dict[str, Shell] = {
             "quiet": QUIET,
         },
     ),
+    "jury": Shell(("referee.judging.jury:jury",), cli_only={"quiet": QUIET}),
     "demo": Shell(("referee.demo:demo", "referee.demo:demo_simulated"), renamed={"prompts": "n_prompts"},
                   cli_only={"simulated": "runs referee.demo.demo_simulated instead of referee.demo.demo"}),
     "train-rm": Shell(("referee.scoring.rm:train_rm",), renamed={"output": "out"}, cli_only={"quiet": QUIET}),
@@ -189,6 +195,7 @@ SHELLS: dict[str, Shell] = {
     "arena serve": Shell(("referee.arena:serve",), renamed={"extra_outputs": "outputs"}),
     "arena invite": Shell(("referee.arena:invite",), cli_only={"url": "the command prints a login link"}),
     "arena export": Shell(("referee.arena:export",)),
+    "arena revoke": Shell(("referee.arena:revoke",)),
 }
 
 

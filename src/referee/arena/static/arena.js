@@ -79,8 +79,10 @@ async function castVote(winner) {
     b.disabled = true;
     if (b.dataset.winner === winner) b.classList.add("chosen");
   });
-  $("name-a").textContent = "— " + data.model_a;
-  $("name-b").textContent = "— " + data.model_b;
+  // Names only when the server revealed them (`--reveal`); by default votes name nobody.
+  const revealed = data && data.revealed === true;
+  $("name-a").textContent = revealed ? "— " + data.model_a : "—";
+  $("name-b").textContent = revealed ? "— " + data.model_b : "—";
   $("next").hidden = false;
   $("next").focus();
   setStatus("Thanks! Vote recorded.", "ok");
