@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import random
@@ -11,10 +12,13 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
 
 from _proc import stop, wait_ready
 from llama_server import free_port
@@ -36,6 +40,68 @@ def write_outputs(path: Path, models: list[str], prompts: int, seed: int = 0, te
                 f.write(json.dumps({"model": m, "prompt_id": f"q{i}", "prompt": f"Question {i}: explain topic {i}.",
                                     "response": text}) + "\n")
     return path
+
+
+def raw_request(
+    url: str, method: str, path: str, body: Any = None, *, token: str | None = None, cookie: str | None = None,
+    csrf: str | None = None, headers: dict[str, str] | None = None, raw: bytes | None = None,
+    content_type: str | None = "application/json", chunked: bool = False, timeout: float = 30,
+) -> tuple[int, dict[str, str], bytes]:
+    """One request over a fresh connection to the server at ``url``, redirects not followed;
+    ``(status, headers with lower-case names, raw body)``.
+
+    The body is ``raw`` as given, else ``body`` as JSON; a body gets ``Content-Type: content_type``
+    unless ``headers`` name one (``content_type=None``: none).  ``token`` is sent as a bearer token,
+    ``cookie`` as the session cookie, ``csrf`` as ``X-CSRF-Token``; ``chunked`` sends the body as two
+    chunks without ``Content-Length``.
+    """
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    h = dict(headers or {})
+    if data is not None and content_type:
+        h.setdefault("Content-Type", content_type)
+    if token:
+        h["Authorization"] = f"Bearer {token}"
+    if cookie:
+        h["Cookie"] = f"referee_session={cookie}"
+    if csrf is not None:
+        h["X-CSRF-Token"] = csrf
+    try:
+        if chunked:
+            assert data is not None, "a chunked request needs a body"
+            half = len(data) // 2
+            conn.request(method, path, body=iter([data[:half], data[half:]]), headers=h, encode_chunked=True)
+        else:
+            conn.request(method, path, body=data, headers=h)
+        r = conn.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    finally:
+        conn.close()
+
+
+def call(server: ArenaServer, method: str, path: str, body: Any = None, **options: Any) -> tuple[int, dict[str, str], bytes]:
+    """:func:`raw_request` to ``server``."""
+    return raw_request(server.url, method, path, body, **options)
+
+
+def fresh_databases(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], str]:
+    """``make_db(name)`` -> the URL of a fresh, empty database on the backend ``request.param`` names:
+    ``"sqlite"`` (a file in a new temporary folder) or ``"postgres"`` (a new database on the server of
+    the ``pg_url`` fixture, skipped with the reason where PostgreSQL is not installed)."""
+    if request.param == "sqlite":
+        root = tmp_path_factory.mktemp("arena-sqlite")
+        return lambda name: f"sqlite:///{root / name}.db"
+    url = str(request.getfixturevalue("pg_url"))
+
+    def make_db(name: str) -> str:
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return url.rsplit("/", 1)[0] + "/" + name
+
+    return make_db
 
 
 @dataclass

@@ -11,7 +11,6 @@ comes from the vote's answer where the server reveals it, else from the admin ex
 from __future__ import annotations
 
 import contextlib
-import http.client
 import itertools
 import json
 import math
@@ -19,15 +18,14 @@ import os
 import re
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
-from arena_server import ADMIN_TOKEN, REFEREE, ArenaServer, arena_server, write_outputs
+from arena_server import ADMIN_TOKEN, REFEREE, ArenaServer, arena_server, call, fresh_databases, write_outputs
 
 MODELS = ["mod-x", "mod-y", "mod-z"]
 LEAK = "As ChatGPT, developed by OpenAI, I would answer this briefly."
@@ -37,27 +35,6 @@ _names = itertools.count()
 
 
 # -- HTTP helpers ----------------------------------------------------------------------------------
-def call(
-    server: ArenaServer, method: str, path: str, body: Any = None, *, token: str | None = None,
-    headers: dict[str, str] | None = None, raw: bytes | None = None, content_type: str | None = "application/json",
-) -> tuple[int, dict[str, str], bytes]:
-    """One request; returns ``(status, headers with lower-case names, raw body)``."""
-    parts = urlsplit(server.url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    h = dict(headers or {})
-    if data is not None and content_type:
-        h.setdefault("Content-Type", content_type)
-    if token:
-        h["Authorization"] = f"Bearer {token}"
-    try:
-        conn.request(method, path, body=data, headers=h)
-        r = conn.getresponse()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
-    finally:
-        conn.close()
-
-
 def jcall(server: ArenaServer, method: str, path: str, body: Any = None, **kw: Any) -> tuple[int, Any]:
     status, _, payload = call(server, method, path, body, **kw)
     return status, json.loads(payload) if payload else None
@@ -125,21 +102,9 @@ def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> 
 
 # -- servers ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], str]:
     """``make_db(name)`` -> a fresh, empty database URL on this backend."""
-    if request.param == "sqlite":
-        root = tmp_path_factory.mktemp("arena-sqlite")
-        return lambda name: f"sqlite:///{root / name}.db"
-    url = request.getfixturevalue("pg_url")
-
-    def make_db(name: str) -> str:
-        import psycopg
-
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        return url.rsplit("/", 1)[0] + "/" + name
-
-    return make_db
+    return fresh_databases(request, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -11,17 +11,16 @@ SQLite and on a real PostgreSQL server (skipped, with the reason, where it is no
 
 from __future__ import annotations
 
-import http.client
 import itertools
 import json
 import unicodedata
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import pytest
 
-from arena_server import ADMIN_TOKEN, ArenaServer, arena_server, write_outputs
+from arena_server import ADMIN_TOKEN, ArenaServer, arena_server, call, fresh_databases, write_outputs
 
 MODELS = ["mod-p", "mod-q", "mod-r"]
 MAX_BODY = 64 * 1024
@@ -30,20 +29,9 @@ _names = itertools.count()
 
 def send(server: ArenaServer, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None,
          *, chunked: bool = False) -> tuple[int, dict[str, str], bytes]:
-    """One raw request (``chunked``: the body goes as two chunks without ``Content-Length``)."""
-    parts = urlsplit(server.url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-    try:
-        if chunked:
-            assert body is not None
-            half = len(body) // 2
-            conn.request(method, path, body=iter([body[:half], body[half:]]), headers=headers or {}, encode_chunked=True)
-        else:
-            conn.request(method, path, body=body, headers=headers or {})
-        r = conn.getresponse()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
-    finally:
-        conn.close()
+    """One raw request: ``body`` and ``headers`` exactly as given, nothing added (``chunked``: the body goes
+    as two chunks without ``Content-Length``)."""
+    return call(server, method, path, raw=body, headers=headers, content_type=None, chunked=chunked)
 
 
 def api_error(server: ArenaServer, method: str, path: str, body: bytes | None = None,
@@ -65,15 +53,7 @@ def bearer(token: str, **more: str) -> dict[str, str]:
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ArenaServer]:
     d = tmp_path_factory.mktemp(f"arena-malformed-{request.param}")
-    if request.param == "sqlite":
-        db = f"sqlite:///{d / 'arena.db'}"
-    else:
-        import psycopg
-
-        url = request.getfixturevalue("pg_url")
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute('CREATE DATABASE "arena_malformed"')
-        db = url.rsplit("/", 1)[0] + "/arena_malformed"
+    db = fresh_databases(request, tmp_path_factory)("arena_malformed")
     outputs = write_outputs(d / "outputs.jsonl", MODELS, prompts=3, seed=4)
     with arena_server(db, [outputs], args=["--refresh", "0.5", "--rate-limit", "0"], log_dir=d) as srv:
         yield srv

@@ -11,48 +11,22 @@ with a future issue time, or older than ``--session-hours``, is refused.
 from __future__ import annotations
 
 import hashlib
-import http.client
 import itertools
 import json
 import re
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
-from arena_server import ADMIN_TOKEN, REFEREE, ArenaServer, arena_server, write_outputs
+from arena_server import ADMIN_TOKEN, REFEREE, ArenaServer, arena_server, call, fresh_databases, write_outputs
 
 MODELS = ["mod-x", "mod-y", "mod-z"]
 _names = itertools.count()
-
-
-def call(server: ArenaServer, method: str, path: str, body: Any = None, *, token: str | None = None,
-         cookie: str | None = None, csrf: str | None = None, raw: bytes | None = None,
-         headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
-    """One request; ``(status, headers with lower-case names, body)``."""
-    parts = urlsplit(server.url)
-    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
-    h = dict(headers or {})
-    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    if data is not None:
-        h.setdefault("Content-Type", "application/json")
-    if token:
-        h["Authorization"] = f"Bearer {token}"
-    if cookie:
-        h["Cookie"] = f"referee_session={cookie}"
-    if csrf is not None:
-        h["X-CSRF-Token"] = csrf
-    try:
-        conn.request(method, path, body=data, headers=h)
-        r = conn.getresponse()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
-    finally:
-        conn.close()
 
 
 def login(server: ArenaServer, token: str) -> str:
@@ -102,21 +76,9 @@ def resign(secret: bytes, cookie: str, issued: float) -> str:
 
 # -- servers ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def make_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+def make_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], str]:
     """``make_db(name)`` -> a fresh, empty database URL on this backend."""
-    if request.param == "sqlite":
-        root = tmp_path_factory.mktemp("sessions-sqlite")
-        return lambda name: f"sqlite:///{root / name}.db"
-    url = request.getfixturevalue("pg_url")
-
-    def make(name: str) -> str:
-        import psycopg
-
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        return str(url).rsplit("/", 1)[0] + "/" + name
-
-    return make
+    return fresh_databases(request, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +87,7 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(make_db: Any, outputs: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ArenaServer]:
+def server(make_db: Callable[[str], str], outputs: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ArenaServer]:
     d = tmp_path_factory.mktemp("sessions")
     with arena_server(make_db("sessions_main"), [outputs], args=["--rate-limit", "0"], log_dir=d) as srv:
         yield srv
@@ -206,7 +168,7 @@ def test_admin_page_revoke_button_needs_csrf(server: ArenaServer) -> None:
     assert call(server, "GET", "/api/battle", cookie=victim)[0] == 401
 
 
-def test_future_dated_and_too_old_cookies_are_refused(make_db: Any, outputs: Path, tmp_path: Path) -> None:
+def test_future_dated_and_too_old_cookies_are_refused(make_db: Callable[[str], str], outputs: Path, tmp_path: Path) -> None:
     db = make_db(f"sessions_age_{next(_names)}")
     with arena_server(db, [outputs], args=["--session-hours", "1"], log_dir=tmp_path) as srv:
         _, token = invite(srv)
@@ -223,7 +185,7 @@ def test_future_dated_and_too_old_cookies_are_refused(make_db: Any, outputs: Pat
         assert status == 303 and headers["location"] == "/login"
 
 
-def test_new_admin_token_ends_every_admin_session(make_db: Any, outputs: Path, tmp_path: Path) -> None:
+def test_new_admin_token_ends_every_admin_session(make_db: Callable[[str], str], outputs: Path, tmp_path: Path) -> None:
     db = make_db(f"sessions_rot_{next(_names)}")
     old, new = "old-admin-token-0123456789abc", "new-admin-token-9876543210xyz"
     with arena_server(db, [outputs], admin_token=old, log_dir=tmp_path) as srv:

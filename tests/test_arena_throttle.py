@@ -10,40 +10,19 @@ only), which is how these tests play clients at other addresses.
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
-from arena_server import ADMIN_TOKEN, REFEREE, ArenaServer, arena_server, write_outputs
+from arena_server import ADMIN_TOKEN, REFEREE, ArenaServer, arena_server, call, write_outputs
 
 MODELS = ["mod-x", "mod-y"]
 GENERATE = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
-
-
-def call(server: ArenaServer, method: str, path: str, body: Any = None, *, token: str | None = None,
-         headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
-    parts = urlsplit(server.url)
-    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
-    h = dict(headers or {})
-    data = json.dumps(body).encode() if body is not None else None
-    if data is not None:
-        h.setdefault("Content-Type", "application/json")
-    if token:
-        h["Authorization"] = f"Bearer {token}"
-    try:
-        conn.request(method, path, body=data, headers=h)
-        r = conn.getresponse()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
-    finally:
-        conn.close()
 
 
 def at(address: str) -> dict[str, str]:

@@ -346,16 +346,20 @@ class Store:
                     counts[int(mid)] = counts.get(int(mid), 0) + int(n)
         return counts
 
-    def vote_rows(self) -> list[tuple[Any, ...]]:
-        """``(battle public id, annotator name, prompt id, model a id, model b id, winner, tstamp)`` per vote."""
+    @staticmethod
+    def _vote_query() -> sa.Select[Any]:
+        """The votes with their battles and annotators, oldest first (the columns of :meth:`vote_rows`)."""
         a, b, v = db.annotators.c, db.battles.c, db.votes.c
-        q = (
+        return (
             sa.select(b.public_id, a.name, b.prompt_id, b.model_a_id, b.model_b_id, v.winner, v.tstamp)
             .select_from(db.votes.join(db.battles, v.battle_id == b.id).join(db.annotators, a.id == b.annotator_id))
             .order_by(v.id)
         )
+
+    def vote_rows(self) -> list[tuple[Any, ...]]:
+        """``(battle public id, annotator name, prompt id, model a id, model b id, winner, tstamp)`` per vote."""
         with self.engine.connect() as c:
-            return [tuple(r) for r in c.execute(q)]
+            return [tuple(r) for r in c.execute(self._vote_query())]
 
     def iter_vote_rows(self, batch: int = 1000) -> Iterator[list[tuple[Any, ...]]]:
         """:meth:`vote_rows` in lists of at most ``batch`` rows, read by one streaming query (a
@@ -364,14 +368,8 @@ class Store:
         The query's connection is held until the generator is exhausted or closed; one query
         is one snapshot, so an export is consistent however long it takes.
         """
-        a, b, v = db.annotators.c, db.battles.c, db.votes.c
-        q = (
-            sa.select(b.public_id, a.name, b.prompt_id, b.model_a_id, b.model_b_id, v.winner, v.tstamp)
-            .select_from(db.votes.join(db.battles, v.battle_id == b.id).join(db.annotators, a.id == b.annotator_id))
-            .order_by(v.id)
-        )
         with self.engine.connect() as c:
-            result = c.execution_options(stream_results=True, max_row_buffer=batch).execute(q)
+            result = c.execution_options(stream_results=True, max_row_buffer=batch).execute(self._vote_query())
             for part in result.partitions(batch):
                 yield [tuple(r) for r in part]
 

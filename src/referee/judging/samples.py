@@ -49,34 +49,22 @@ from referee.judging.parse import OK, UNPARSED
 from referee.judging.spec import decoding, resolve
 from referee.judging.spec import template as choose_template
 from referee.judging.templates import MODEL_A, MODEL_B, TIE
-from referee.judging.types import Backend, ChatRequest, ChatResult, Usage
+from referee.judging.types import Backend, ChatRequest, ChatResult, Usage, WrappedBackend
 
 if TYPE_CHECKING:
     import pandas as pd
 
 
-class SampleBackend:
+class SampleBackend(WrappedBackend):
     """``inner`` answering sample ``index``: the request's ``seed`` is the index and the cache identity
     ends in ``|sample=<index>`` (so each sample of a game is its own cache entry)."""
 
     def __init__(self, inner: Backend, index: int) -> None:
-        self.inner = inner
+        super().__init__(inner, f"{inner.identity}|sample={index}")
         self.index = index
-        self.identity = f"{inner.identity}|sample={index}"
-        limit = getattr(inner, "max_concurrency", None)
-        if limit is not None:
-            self.max_concurrency = limit
 
     async def complete(self, request: ChatRequest) -> ChatResult:
         return await self.inner.complete(replace(request, seed=self.index if request.seed is None else request.seed))
-
-    async def check(self) -> None:
-        await self.inner.check()
-
-    async def aclose(self) -> None:
-        aclose = getattr(self.inner, "aclose", None)
-        if aclose is not None:
-            await aclose()
 
 
 def run_samples(args: dict[str, Any], k: int, judge: Callable[..., JudgeResult]) -> JudgeResult:

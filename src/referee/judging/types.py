@@ -59,6 +59,35 @@ class Backend(Protocol):
         ...
 
 
+class WrappedBackend:
+    """``inner`` under another cache ``identity``: every call, check and close goes to ``inner``, and
+    any other attribute (``max_concurrency`` and the like) is read from it.
+
+    A subclass overrides what differs (:meth:`complete`, the identity it passes up); closing a
+    backend it made itself stays the caller's job (``inner.close()``).
+    """
+
+    def __init__(self, inner: Backend, identity: str) -> None:
+        self.inner = inner
+        self.identity = identity
+
+    async def complete(self, request: ChatRequest) -> ChatResult:
+        return await self.inner.complete(request)
+
+    async def check(self) -> None:
+        await self.inner.check()
+
+    async def aclose(self) -> None:
+        aclose = getattr(self.inner, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "inner":  # not set yet (e.g. while copying): no endless lookup
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+
 class TransientError(Exception):
     """A failure worth retrying: HTTP 429 / 5xx, timeouts, connection errors."""
 

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from referee.errors import InputError
 from referee.judging.spec import JudgeSpec, resolve
 from referee.judging.spec import template as choose_template
+from referee.judging.types import Backend, WrappedBackend
 from referee.probing.analyse import analyse
 from referee.probing.gold import gold_pairs
 from referee.probing.perturb import EDITS, PROBES, TEXT_PROBES, GoldPair, check_probes, pad
@@ -215,26 +216,11 @@ def _requests(mode: str, outputs: pd.DataFrame, pairs: pd.DataFrame | None) -> i
     return 2 * len(pairs) if mode == "pairwise" and pairs is not None else len(outputs)
 
 
-class RepeatBackend:
+class RepeatBackend(WrappedBackend):
     """A backend under another cache identity (``|probe-repeat:R``): the same calls, cached apart."""
 
-    def __init__(self, inner: Any, repeat: int) -> None:
-        self.inner = inner
-        self.identity = f"{inner.identity}|probe-repeat:{repeat}"
-
-    async def complete(self, request: Any) -> Any:
-        return await self.inner.complete(request)
-
-    async def check(self) -> None:
-        await self.inner.check()
-
-    async def aclose(self) -> None:
-        aclose = getattr(self.inner, "aclose", None)
-        if aclose is not None:
-            await aclose()
-
-    def __getattr__(self, name: str) -> Any:  # max_concurrency and the like
-        return getattr(self.inner, name)
+    def __init__(self, inner: Backend, repeat: int) -> None:
+        super().__init__(inner, f"{inner.identity}|probe-repeat:{repeat}")
 
 
 def _run(spec: JudgeSpec, outputs: pd.DataFrame, pair_table: pd.DataFrame | None, mode: str, tpl: str, rep: int,
