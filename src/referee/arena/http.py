@@ -10,7 +10,7 @@
 * A request FastAPI cannot validate (a body that is not the endpoint's Pydantic model, a bad
   query parameter) is a 422 whose ``detail`` names the field (:func:`describe`).
 * A JSON body is read by :func:`read_json` into its Pydantic model: ``Content-Type:
-  application/json`` or 415, at most :data:`MAX_BODY` bytes or 413 (also enforced for every
+  application/json`` or 415, at most :data:`~referee.arena.limits.MAX_BODY` bytes or 413 (enforced for every
   route, before and while reading, by :class:`referee.arena.limits.BodyLimit`), nested at most
   :data:`~referee.arena.limits.MAX_DEPTH` deep or 422 (checked before parsing), else parsed and
   validated in one pass (422 naming the field), so malformed input -- bytes that are not UTF-8,
@@ -29,7 +29,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from referee.arena.limits import MAX_BODY, MAX_DEPTH, too_deep
+from referee.arena.limits import MAX_DEPTH, too_deep
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; object-src 'none'; "
@@ -124,15 +124,12 @@ def install(app: FastAPI) -> None:
 M = TypeVar("M", bound=BaseModel)
 
 
-def too_large() -> ApiError:
-    return ApiError(413, f"body larger than {MAX_BODY} bytes", {"Connection": "close"})
-
-
 async def read_json(request: Request, model: type[M]) -> M:
-    """The body of ``request`` as a ``model``: 415 unless JSON, 413 over :data:`MAX_BODY` bytes, else 422.
+    """The body of ``request`` as a ``model``: 415 unless JSON, else 422 when it does not parse.
 
-    The size is checked on ``Content-Length`` before anything is read and again while reading
-    (a chunked body has no length).  Pydantic parses and validates in one pass
+    The size is bounded before and while reading by :class:`referee.arena.limits.BodyLimit`,
+    which wraps every route (413 over :data:`~referee.arena.limits.MAX_BODY` bytes); the nesting depth is checked here
+    before parsing.  Pydantic parses and validates in one pass
     (:meth:`~pydantic.BaseModel.model_validate_json`); its errors, located under ``body``,
     go to the :class:`~fastapi.exceptions.RequestValidationError` handler like FastAPI's own.
     (Reading the body here rather than declaring it as an endpoint parameter keeps it after the
@@ -142,16 +139,7 @@ async def read_json(request: Request, model: type[M]) -> M:
     headers = request.headers
     if headers.get("content-type", "").partition(";")[0].strip().lower() != "application/json":
         raise ApiError(415, "send the body as JSON with 'Content-Type: application/json'")
-    length = headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_BODY:
-        raise too_large()
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise too_large()
-        chunks.append(chunk)
-    body = b"".join(chunks)
+    body = await request.body()
     if too_deep(body):
         raise ApiError(422, f"body is not valid JSON for this API: nested deeper than {MAX_DEPTH} levels")
     try:

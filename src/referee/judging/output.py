@@ -285,7 +285,6 @@ def build_result(writer: VerdictWriter, usage: Usage, meta: dict[str, Any], *, r
     """The result of a finished run: the reconciled pairs, the statistics (``position_consistency``,
     ``first_position_win_rate``, usage) in ``meta`` and the files written -- all from the verdict
     rows, the table itself only when it must be written (``.csv`` / ``.parquet``) or is read."""
-    from dataclasses import asdict
 
     from referee.judging.reconcile import reconcile_games
     from referee.judging.templates import MODEL_A, MODEL_B
@@ -304,7 +303,7 @@ def build_result(writer: VerdictWriter, usage: Usage, meta: dict[str, Any], *, r
         winner = GAME_COLUMNS.index("winner")
         decisive = [r[winner] for r in rows if r[status] == OK and r[winner] in (MODEL_A, MODEL_B)]
         meta["first_position_win_rate"] = sum(w == MODEL_A for w in decisive) / len(decisive) if decisive else None
-    meta["usage"] = {k: v for k, v in asdict(usage).items() if k != "extra"} | dict(usage.extra)
+    meta["usage"] = usage.as_dict()
     result = JudgeResult(None, usage, meta, reconciled, rows=rows)
     if writer.output is not None:
         meta["outputs"] = writer.finish(result)

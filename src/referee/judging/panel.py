@@ -157,11 +157,10 @@ def run_panel(args: dict[str, Any], judge: Callable[..., JudgeResult], *, sample
     recs = [r.reconciled for r in results if r.reconciled is not None]
     reconciled = pd.concat(recs, ignore_index=True) if recs else None
     usage = Usage()
-    from referee.judging.samples import _add, write_outputs
-
     for r in results:
-        _add(usage, r.usage)
-    usage.unparsed = sum(r.usage.unparsed for r in results)
+        usage.add(r.usage)
+    from referee.judging.samples import write_outputs
+
     meta: dict[str, Any] = {"mode": mode, "judge": "panel", "panel": list(members),
                             "n_requests": sum(r.meta.get("n_requests", 0) for r in results),
                             "not_run": sum(r.meta.get("not_run", 0) for r in results),

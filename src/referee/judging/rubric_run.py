@@ -117,6 +117,11 @@ class RubricResult(JudgeResult):
         return super().summary() + "; " + line
 
 
+#: the template a rubric run uses unless one is named, by (``rubric_calls``, mode)
+DEFAULT_TEMPLATES = {("separate", "pairwise"): "rubric-pairwise", ("separate", "pointwise"): "rubric-pointwise",
+                     ("joint", "pairwise"): "rubric-joint", ("joint", "pointwise"): "rubric-joint-pointwise"}
+
+
 def criteria_path(output: Path) -> Path:
     """``verdicts.jsonl`` -> ``verdicts.criteria.jsonl`` (compression suffixes kept)."""
     return sidecar_path(output, "criteria")
@@ -173,9 +178,7 @@ def judge_rubric(
     if mode is None and template is None:
         mode = "pairwise"
     if template is None:
-        template = "rubric-joint" if rubric_calls == "joint" and mode != "pointwise" else f"rubric-{mode}"
-        if rubric_calls == "joint" and mode == "pointwise":
-            template = "rubric-joint-pointwise"
+        template = DEFAULT_TEMPLATES.get((rubric_calls, mode or "pairwise"), "rubric-pairwise")  # a bad mode: choose_template says so
     tpl = choose_template(template, mode)
     mode = tpl.kind
     if mode == "pointwise":
@@ -223,9 +226,7 @@ def judge_rubric(
         "rubric": {"source": rb.source, "criteria": len(rb.all), "calls": rubric_calls, "weights": rubric_weights,
                    "weight_values": weights, **stats},
     }  # fmt: skip
-    from dataclasses import asdict
-
-    meta["usage"] = {k: v for k, v in asdict(usage).items() if k != "extra"} | dict(usage.extra)
+    meta["usage"] = usage.as_dict()
     result = RubricResult(table, criteria, weights, usage, meta)
     if output is not None:
         from referee.io.write import write_atomic

@@ -31,7 +31,7 @@ import math
 import statistics
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -94,12 +94,12 @@ def run_samples(args: dict[str, Any], k: int, judge: Callable[..., JudgeResult])
     usage = Usage()
     try:
         for i in range(k):
-            left = _left(budgets, usage)
+            left = usage.left(budgets)
             if left is None:
                 break
             run = judge(**(args | left | {"judge_spec": spec, "backend": SampleBackend(inner, i), "output": None}))
             results.append(run)
-            _add(usage, run.usage)
+            usage.add(run.usage)
     finally:
         if owned and hasattr(inner, "close"):
             inner.close()
@@ -135,33 +135,6 @@ def write_outputs(result: JudgeResult, output: Path, extra: dict[str, pd.DataFra
     for what, df in (extra or {}).items():
         files[what] = (df, sidecar_path(output, what))
     return {what: str(write_atomic(df, path)) for what, (df, path) in files.items()}
-
-
-def _left(budgets: dict[str, Any], usage: Usage) -> dict[str, Any] | None:
-    """The budgets left for the next pass (None: one is spent)."""
-    spent = {"max_calls": usage.calls, "max_tokens": usage.prompt_tokens + usage.completion_tokens,
-             "max_cost": usage.cost}
-    out: dict[str, Any] = {}
-    for name, cap in budgets.items():
-        if cap is None:
-            continue
-        left = cap - spent[name]
-        if left <= 0 or usage.stopped_by:
-            return None
-        out[name] = left
-    return out
-
-
-def _add(total: Usage, one: Usage) -> None:
-    for f in fields(Usage):
-        if f.name == "extra":
-            continue
-        if f.name == "stopped_by":
-            total.stopped_by = total.stopped_by or one.stopped_by
-        else:
-            setattr(total, f.name, getattr(total, f.name) + getattr(one, f.name))
-    if one.extra.get("estimated_tokens"):
-        total.extra["estimated_tokens"] = True
 
 
 def aggregate(tables: list[pd.DataFrame], k: int, mode: str, *, logprobs: bool) -> pd.DataFrame:

@@ -110,3 +110,33 @@ class Usage:
     cost: float = 0.0
     stopped_by: str | None = None  # "max_calls" | "max_tokens" | "max_cost" when a budget stopped the run
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The totals as the ``usage`` entry of a result's metadata (``extra``'s keys at top level)."""
+        from dataclasses import asdict
+
+        return {k: v for k, v in asdict(self).items() if k != "extra"} | dict(self.extra)
+
+    def add(self, other: Usage) -> None:
+        """Add ``other``'s totals to these (several runs reported as one: samples, panels, probes);
+        the first budget that stopped one of them is kept."""
+        for name in ("calls", "cache_hits", "retries", "failures", "unparsed", "prompt_tokens", "completion_tokens",
+                     "cost"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.stopped_by = self.stopped_by or other.stopped_by
+        if other.extra.get("estimated_tokens"):
+            self.extra["estimated_tokens"] = True
+
+    def left(self, budgets: dict[str, Any]) -> dict[str, Any] | None:
+        """What is left of ``budgets`` (``max_calls`` / ``max_tokens`` / ``max_cost``, None = no
+        cap) after these totals, for the next run; None when one is spent or a budget stopped a run."""
+        spent = {"max_calls": self.calls, "max_tokens": self.prompt_tokens + self.completion_tokens,
+                 "max_cost": self.cost}
+        out: dict[str, Any] = {}
+        for name, cap in budgets.items():
+            if cap is None:
+                continue
+            if cap - spent[name] <= 0 or self.stopped_by:
+                return None
+            out[name] = cap - spent[name]
+        return out

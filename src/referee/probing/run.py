@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from referee.errors import InputError
 from referee.judging.spec import JudgeSpec, resolve
 from referee.judging.spec import template as choose_template
-from referee.judging.types import Backend, WrappedBackend
+from referee.judging.types import Backend, Usage, WrappedBackend
 from referee.probing.analyse import analyse
 from referee.probing.gold import gold_pairs
 from referee.probing.perturb import EDITS, PROBES, TEXT_PROBES, GoldPair, check_probes, pad
@@ -113,7 +113,7 @@ def probe(
         + (" (cached answers are not sent again)" if cache not in (False, None) else ""))
 
     results: dict[tuple[str, str, str, int], JudgeResult] = {}
-    spent_calls, spent_cost, calls, hits = 0, 0.0, 0, 0
+    total = Usage()
     stopped = None
     for key in plan:
         m, kind, tpl, rep = key
@@ -122,15 +122,12 @@ def probe(
             continue
         outputs, pair_table = tables[key]
         res = _run(spec, outputs, pair_table, m, tpl, rep, seed=seed, cache=cache, concurrency=concurrency, rpm=rpm,
-                   tpm=tpm, retries=retries, max_calls=None if max_calls is None else max_calls - spent_calls,
-                   max_cost=None if max_cost is None else max_cost - spent_cost, progress=progress)
+                   tpm=tpm, retries=retries, max_calls=None if max_calls is None else max_calls - total.calls,
+                   max_cost=None if max_cost is None else max_cost - total.cost, progress=progress)
         if kind == "main":
             _check_answered(res, m, spec)
         results[key] = res
-        spent_calls += res.usage.calls
-        spent_cost += res.usage.cost
-        calls += res.usage.calls
-        hits += res.usage.cache_hits
+        total.add(res.usage)
         if res.usage.stopped_by:
             stopped = f"the {res.usage.stopped_by.replace('_', ' ')} budget is spent"
             notes.append(f"{kind} run ({m}, {tpl}) stopped by {res.usage.stopped_by}: "
@@ -139,7 +136,7 @@ def probe(
         "judge": spec.label, "mode": mode, "modes": modes, "probes": names, "n_pairs": len(gold), "seed": seed,
         "level": level, "templates": {m: main_tpl[m] for m in modes}, "template_probe": tpl_list,
         "repeats": repeats if "repeat" in names else None, "notes": notes,
-        "usage": {"planned": planned, "calls": calls, "cache_hits": hits, "cost": spent_cost},
+        "usage": {"planned": planned, "calls": total.calls, "cache_hits": total.cache_hits, "cost": total.cost},
         "categories": sorted({g.category for g in gold if g.category}),
     }  # fmt: skip
     return ProbeReport(analyse(results, names, gold, level=level), meta)
