@@ -24,7 +24,7 @@ import io
 import json
 import random
 import resource
-import select
+import selectors
 import socket
 import subprocess
 import threading
@@ -98,6 +98,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ArenaServer]:
 
 
 # -- bodies ------------------------------------------------------------------------------------------
+def readable(sock: socket.socket) -> bool:
+    """Whether ``sock`` has something to read now (a selector: descriptors may pass FD_SETSIZE in the suite)."""
+    with selectors.DefaultSelector() as sel:
+        sel.register(sock, selectors.EVENT_READ)
+        return bool(sel.select(0))
+
+
 def post_big(server: ArenaServer, path: str, size: int, chunked: bool) -> tuple[int, bytes, int, bool]:
     """POST ``size`` bytes of a JSON string to ``path`` as fast as the server takes them; returns
     ``(status, response, bytes sent, whether the server closed the connection afterwards)``."""
@@ -106,7 +113,7 @@ def post_big(server: ArenaServer, path: str, size: int, chunked: bool) -> tuple[
     sock.sendall(f"POST {path} HTTP/1.1\r\nHost: arena\r\nContent-Type: application/json\r\n{framing}\r\n\r\n".encode())
     piece, sent, answer = b"x" * MB, 0, b""
     try:
-        while sent < size and not select.select([sock], [], [], 0)[0]:
+        while sent < size and not readable(sock):
             data = piece[: size - sent]
             sock.sendall(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)
             sent += len(data)
@@ -194,13 +201,19 @@ def test_idle_connections_do_not_lock_out_clients_and_time_out(tmp_path: Path) -
         # every idle socket (and the slow one) is closed by the server within the header timeout (+ slack)
         deadline = opened + 3 + 15
         open_ = [*idle, slow]
-        while open_ and time.monotonic() < deadline:
-            readable, _, _ = select.select(open_, [], [], 1.0)
-            for s in readable:
-                with contextlib.suppress(OSError):
-                    if s.recv(1024):
-                        continue
-                open_.remove(s)
+        # a selector, not select.select: inside the whole suite these sockets' descriptors pass 1,024 (FD_SETSIZE)
+        with selectors.DefaultSelector() as sel:
+            for s in open_:
+                sel.register(s, selectors.EVENT_READ)
+            while open_ and time.monotonic() < deadline:
+                for key, _ in sel.select(1.0):
+                    s = key.fileobj
+                    assert isinstance(s, socket.socket)
+                    with contextlib.suppress(OSError):
+                        if s.recv(1024):
+                            continue
+                    sel.unregister(s)
+                    open_.remove(s)
         for s in [*idle, slow]:
             s.close()
         assert not open_, f"{len(open_)} sockets still open {time.monotonic() - opened:.1f}s after connecting"
